@@ -1,0 +1,40 @@
+"""iris-wm: sample-efficient world-model agents (IRIS, Delta-IRIS, LM world models) in PyTorch.
+
+Public API::
+
+    import iris_wm
+    agent = iris_wm.create_model("iris", num_actions=6)        # paper config, random weights
+    agent = iris_wm.load_agent("path/to/checkpoint-or-last.pt")  # ours or the authors'
+    iris_wm.save_agent(agent, "out/")
+
+Heavy modules are imported on first use so that ``import iris_wm`` stays light.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "create_model": "iris_wm.agent",
+    "Agent": "iris_wm.agent",
+    "IRISConfig": "iris_wm.agent",
+    "TokenizerConfig": "iris_wm.models.tokenizer",
+    "AutoencoderConfig": "iris_wm.models.autoencoder",
+    "TransformerConfig": "iris_wm.models.transformer",
+    "ActorCriticConfig": "iris_wm.models.actor_critic",
+    "ActorCriticLossConfig": "iris_wm.models.actor_critic",
+    "load_agent": "iris_wm.checkpoint",
+    "save_agent": "iris_wm.checkpoint",
+    "IrisError": "iris_wm.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'iris_wm' has no attribute {name!r}")

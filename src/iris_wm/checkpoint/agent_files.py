@@ -1,0 +1,106 @@
+"""iris-wm's agent checkpoint: a folder with ``agent.safetensors`` (weights) and ``agent.yaml``
+(agent kind, number of actions, full config). No pickle: loading never runs code from the file.
+
+``load_agent`` also accepts the authors' ``last.pt`` (see ``original_iris``) and run folders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from iris_wm.agent import Agent, agent_config, create_model
+from iris_wm.checkpoint.atomic import atomic_write, atomic_write_text
+from iris_wm.config import config_to_dict
+from iris_wm.devices import resolve_device
+from iris_wm.errors import IrisError
+
+WEIGHTS_FILE = "agent.safetensors"
+CONFIG_FILE = "agent.yaml"
+FORMAT = "iris-wm-agent"
+FORMAT_VERSION = 1
+
+
+def save_agent(agent: Agent, directory: str | Path) -> Path:
+    """Write the agent's weights and config into ``directory``; each file atomically."""
+    directory = Path(directory)
+    state = {name: tensor.detach().contiguous().cpu() for name, tensor in agent.state_dict().items()}
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "kind": agent.kind}
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, tmp, metadata=metadata))
+    description = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": agent.kind,
+                   "num_actions": agent.num_actions, "config": config_to_dict(agent.config)}
+    atomic_write_text(directory / CONFIG_FILE, yaml.safe_dump(description, sort_keys=False))
+    return directory
+
+
+def load_agent(path: str | Path, device: str | torch.device = "auto",
+               config: Mapping[str, Any] | None = None) -> Agent:
+    """An agent from one of: an iris-wm checkpoint folder (or its ``agent.safetensors``), a run
+    folder, or the authors' ``last.pt`` (converted on the fly; ``config`` overrides apply to it)."""
+    path = Path(path)
+    if not path.exists():
+        raise IrisError(f"checkpoint not found: {path}; give a checkpoint folder, a run folder or a last.pt file")
+    if path.is_file() and path.suffix == ".pt":
+        from iris_wm.checkpoint.original_iris import load_original_agent
+
+        return load_original_agent(path, device, config)
+    directory = path.parent if path.is_file() else path
+    for candidate in (directory, directory / "checkpoints"):
+        if (candidate / WEIGHTS_FILE).is_file():
+            return _load_own_agent(candidate, device)
+    if (directory / "checkpoints" / "last.pt").is_file():
+        return load_agent(directory / "checkpoints" / "last.pt", device, config)
+    raise IrisError(f"no agent checkpoint in {path}: expected {WEIGHTS_FILE} + {CONFIG_FILE} "
+                    f"(iris-wm), checkpoints/ of a run folder, or the authors' last.pt")
+
+
+def _load_own_agent(directory: Path, device: str | torch.device) -> Agent:
+    description = _read_description(directory / CONFIG_FILE)
+    kind, num_actions = description["kind"], description["num_actions"]
+    agent = create_model(kind, num_actions, device="cpu", config=agent_config(kind, description["config"]))
+    try:
+        state = load_file(directory / WEIGHTS_FILE)
+    except (SafetensorError, OSError) as error:
+        raise IrisError(f"{directory / WEIGHTS_FILE} is corrupt or truncated ({error}); "
+                        f"restore it from a backup or an earlier checkpoint") from None
+    load_state_strict(agent, state, directory / WEIGHTS_FILE)
+    return agent.to(resolve_device(device))
+
+
+def _read_description(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise IrisError(f"{path} is missing; an iris-wm checkpoint folder needs {WEIGHTS_FILE} and {CONFIG_FILE}")
+    try:
+        description = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise IrisError(f"{path} is not valid YAML ({str(error).splitlines()[0]}); restore it from the run's "
+                        f"config/ folder") from None
+    required = ("format", "kind", "num_actions", "config")
+    if not isinstance(description, dict) or any(key not in description for key in required):
+        raise IrisError(f"{path} is not an iris-wm agent description (needs keys {', '.join(required)})")
+    if description["format"] != FORMAT or int(description.get("format_version", 0)) > FORMAT_VERSION:
+        raise IrisError(f"{path} has format {description['format']!r} v{description.get('format_version')}; "
+                        f"this iris-wm reads {FORMAT!r} up to v{FORMAT_VERSION}: upgrade iris-wm")
+    return description
+
+
+def load_state_strict(module: nn.Module, state: Mapping[str, Tensor], source: Path | str) -> None:
+    """Copy ``state`` into ``module``; the first missing, unexpected or mis-shaped key is named."""
+    expected = module.state_dict()
+    for key, tensor in expected.items():
+        if key not in state:
+            raise IrisError(f"{source}: missing tensor '{key}'; the file is truncated or from another model")
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise IrisError(f"{source}: tensor '{key}' has shape {tuple(state[key].shape)}, expected "
+                            f"{tuple(tensor.shape)}; the file is from a differently configured model")
+    for key in state:
+        if key not in expected:
+            raise IrisError(f"{source}: unexpected tensor '{key}'; the file is from another model or version")
+    module.load_state_dict(dict(state), strict=True)

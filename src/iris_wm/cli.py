@@ -1,0 +1,47 @@
+"""The ``iris`` command line: one subcommand per module, imported only when used.
+
+Each subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from iris_wm.errors import IrisError
+
+SUBCOMMANDS = {
+    "info": ("iris_wm.commands.info", "print versions, device and which optional parts are installed"),
+    "convert": ("iris_wm.commands.convert", "convert the authors' checkpoint (last.pt) to iris-wm's format"),
+    "demo": ("iris_wm.commands.demo", "run IRIS's three networks once on random frames (a smoke demo)"),
+    "report": ("iris_wm.commands.report", "aggregate Atari 100k scores against published baselines"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iris", description="IRIS-family world-model agents: train, evaluate, convert, report."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        importlib.import_module(module_name).add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return importlib.import_module(args._module).run(args)
+    except IrisError as error:
+        print(f"iris {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"iris {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""A batch of dataset segments: what every component's ``compute_loss`` takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Batch:
+    observations: Tensor  # (B, T, 3, H, W) float in [0, 1]
+    actions: Tensor  # (B, T) int64
+    rewards: Tensor  # (B, T) float32, raw env rewards
+    ends: Tensor  # (B, T) int64 in {0, 1}: episode ended after this step's action
+    mask_padding: Tensor  # (B, T) bool: False on padding steps
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
+    @property
+    def batch_size(self) -> int:
+        return self.observations.shape[0]
+
+    @property
+    def sequence_length(self) -> int:
+        return self.observations.shape[1]

@@ -1,0 +1,159 @@
+"""IRIS's actor-critic: a small CNN + LSTMCell with policy and value heads (IRIS spec §5).
+
+The LSTM state (hx, cx) lives on the module: ``reset`` starts it (optionally burning in on real
+frames), each ``forward`` advances it by one step, ``clear`` drops it. Module names follow the
+authors' checkpoints (conv1..conv4, lstm, critic_linear, actor_linear) so their tensors load 1:1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Categorical
+
+from iris_wm.errors import IrisError
+from iris_wm.models.losses import Losses
+from iris_wm.training.returns import compute_lambda_returns
+
+FRAME_SIZE = 64  # frames are (3, 64, 64); four 2x max-pools leave 4x4
+
+
+@dataclass
+class ActorCriticConfig:
+    lstm_dim: int = 512  # LSTM hidden size; both heads read hx
+    use_original_obs: bool = False  # act on raw frames instead of reconstructions (not trainable, §5.6)
+    conv_channels: tuple[int, ...] = (32, 32, 64, 64)  # output channels of conv1..conv4
+
+    def __post_init__(self) -> None:
+        self.conv_channels = tuple(self.conv_channels)  # Hydra hands lists over
+        if len(self.conv_channels) != 4 or min(self.conv_channels) < 1:
+            raise IrisError(f"actor_critic.conv_channels must be 4 positive ints, got {self.conv_channels}")
+        if self.lstm_dim < 1:
+            raise IrisError(f"actor_critic.lstm_dim must be positive, got {self.lstm_dim}")
+
+
+@dataclass
+class ActorCriticLossConfig:
+    gamma: float = 0.995  # discount factor
+    lambda_: float = 0.95  # λ of the λ-returns: 0 is one-step TD, 1 is Monte-Carlo with bootstrap
+    entropy_weight: float = 0.001  # weight of the entropy bonus on the policy
+    imagine_horizon: int = 20  # imagined steps per trajectory (H); the loss uses the first H-1
+    burn_in: int = 20  # real frames run through the LSTM before imagination starts
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lambda_ <= 1.0):
+            raise IrisError(f"gamma and lambda_ must lie in [0, 1], got {self.gamma} and {self.lambda_}")
+        if self.imagine_horizon < 2:
+            raise IrisError(f"imagine_horizon must be at least 2, got {self.imagine_horizon}")
+        if self.burn_in < 0:
+            raise IrisError(f"burn_in must be non-negative, got {self.burn_in}")
+
+
+@dataclass
+class ActorCriticOutput:
+    logits: Tensor  # (N, 1, A) action logits
+    values: Tensor  # (N, 1, 1) state values
+
+
+@dataclass
+class ImagineOutput:
+    observations: Tensor  # (B, H, 3, 64, 64) uint8: the frames the policy acted on
+    actions: Tensor  # (B, H) long: sampled actions
+    logits: Tensor  # (B, H, A) policy logits, with grad
+    values: Tensor  # (B, H) values, with grad
+    rewards: Tensor  # (B, H) float in {-1, 0, 1}
+    ends: Tensor  # (B, H) bool: sampled episode ends
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, num_actions: int, config: ActorCriticConfig | None = None) -> None:
+        super().__init__()
+        config = config or ActorCriticConfig()  # a fresh default per model: configs are mutable
+        self.config = config
+        c1, c2, c3, c4 = config.conv_channels
+        # Registration order = the checkpoint's key order: conv1..4, lstm, critic_linear, actor_linear.
+        self.conv1 = nn.Conv2d(3, c1, 3, padding=1)
+        self.conv2 = nn.Conv2d(c1, c2, 3, padding=1)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)
+        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1)
+        self.lstm = nn.LSTMCell(c4 * (FRAME_SIZE // 16) ** 2, config.lstm_dim)  # 1024 -> 512 by default
+        self.critic_linear = nn.Linear(config.lstm_dim, 1)
+        self.actor_linear = nn.Linear(config.lstm_dim, num_actions)
+        # Recurrent state, (N, lstm_dim) each; plain attributes so they stay out of the state_dict.
+        self.hx: Tensor | None = None
+        self.cx: Tensor | None = None
+
+    def clear(self) -> None:
+        self.hx, self.cx = None, None
+
+    def reset(
+        self, n: int, burnin_observations: Tensor | None = None, mask_padding: Tensor | None = None
+    ) -> None:
+        """Zero the state of n rows, then optionally run burn-in frames through the LSTM.
+
+        burnin_observations: (n, T, 3, 64, 64) float in [0, 1]; mask_padding: (n, T) bool, True on
+        real frames. Burn-in runs without grad and advances each row only on its real frames.
+        """
+        weight = self.conv1.weight
+        self.hx = torch.zeros(n, self.config.lstm_dim, device=weight.device, dtype=weight.dtype)
+        self.cx = torch.zeros_like(self.hx)
+        if burnin_observations is None:
+            return
+        assert burnin_observations.ndim == 5 and burnin_observations.size(0) == n, "expected (n, T, 3, H, W)"
+        assert mask_padding is not None and mask_padding.shape == burnin_observations.shape[:2]
+        with torch.no_grad():
+            for t in range(burnin_observations.size(1)):
+                self(burnin_observations[:, t], mask_padding[:, t])
+
+    def prune(self, mask: Tensor) -> None:
+        """Keep the rows selected by mask ((N,) bool), e.g. the envs still running."""
+        self.hx, self.cx = self.hx[mask], self.cx[mask]
+
+    def encode(self, obs: Tensor) -> Tensor:
+        """(N, 3, 64, 64) in [0, 1] -> (N, 1024) features."""
+        x = obs * 2 - 1
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
+            x = F.relu(F.max_pool2d(conv(x), 2))  # conv, then pool, then ReLU: halves H and W
+        return x.flatten(start_dim=1)
+
+    def forward(self, obs: Tensor, mask_padding: Tensor | None = None) -> ActorCriticOutput:
+        """One step: obs (N, 3, 64, 64) in [0, 1]; mask_padding (N,) bool, False rows keep their state.
+
+        Input ranges are not checked with min/max: that would sync the host with the GPU.
+        """
+        assert self.hx is not None, "call reset(n) before forward"
+        assert obs.ndim == 4 and obs.size(0) == self.hx.size(0), "expected (N, 3, 64, 64) with N = reset's n"
+        hx, cx = self.lstm(self.encode(obs), (self.hx, self.cx))  # (N, lstm_dim) each
+        if mask_padding is not None:
+            # Every row is computed and the padded ones are discarded: rows do not interact, so the
+            # valid rows get the same numbers as running them alone, without a data-dependent shape
+            # (a host sync). torch.where, not an in-place write, keeps BPTT through the state valid.
+            keep = mask_padding.unsqueeze(1)  # (N, 1)
+            hx, cx = torch.where(keep, hx, self.hx), torch.where(keep, cx, self.cx)
+        self.hx, self.cx = hx, cx
+        logits = self.actor_linear(hx).unsqueeze(1)  # (N, 1, A)
+        values = self.critic_linear(hx).unsqueeze(1)  # (N, 1, 1)
+        return ActorCriticOutput(logits, values)
+
+    def loss_from_imagination(self, outputs: ImagineOutput, loss_config: ActorCriticLossConfig) -> Losses:
+        """REINFORCE with a value baseline, value regression and an entropy bonus (spec §5.5).
+
+        Terms average over steps t = 0..H-2: the last step only provides the bootstrap value.
+        """
+        returns = compute_lambda_returns(
+            outputs.rewards, outputs.values, outputs.ends, loss_config.gamma, loss_config.lambda_
+        )[:, :-1]  # (B, H-1), no grad
+        values = outputs.values[:, :-1]  # (B, H-1)
+        policy = Categorical(logits=outputs.logits[:, :-1])  # batch shape (B, H-1)
+        log_probs = policy.log_prob(outputs.actions[:, :-1])  # (B, H-1)
+
+        advantages = returns - values.detach()  # the policy term must not train the critic
+        loss_actions = -(log_probs * advantages).mean()
+        loss_values = F.mse_loss(values, returns)
+        loss_entropy = -loss_config.entropy_weight * policy.entropy().mean()
+        return Losses.from_terms(
+            loss_actions=loss_actions, loss_values=loss_values, loss_entropy=loss_entropy
+        )

@@ -1,0 +1,24 @@
+"""A training loss together with its named terms, shared by every component's ``compute_loss``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass
+class Losses:
+    total: Tensor  # scalar, with grad: what the optimizer steps on
+    terms: dict[str, Tensor]  # name -> detached scalar, for logging
+
+    @classmethod
+    def from_terms(cls, **terms: Tensor) -> Losses:
+        """Sum the named scalar terms; keep detached copies so logging holds no graph alive.
+
+        The terms stay tensors (no ``.item()``): reading them on the host is the logger's choice,
+        so a training step on the GPU never waits for it.
+        """
+        assert terms, "a loss needs at least one term"
+        total = sum(terms.values())
+        return cls(total=total, terms={name: term.detach() for name, term in terms.items()})

@@ -1,0 +1,135 @@
+"""IRIS's world model: a sequence model over [16 observation tokens, 1 action token] blocks.
+
+Spec §3. Each token is embedded with the observation or the action table according to its
+position in its block; a backbone (the GPT of ``transformer.py`` by default, any module with the
+same interface otherwise) mixes them; three heads read the positions the spec names:
+- observations: every position but the frame's last token predicts the next observation token;
+- rewards (sign, 3 classes) and ends (2 classes): the action position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from iris_wm.data.batch import Batch
+from iris_wm.models.losses import Losses
+from iris_wm.models.transformer import KVCache, Transformer, TransformerConfig
+
+
+@dataclass
+class WorldModelOutput:
+    output_sequence: Tensor  # (B, T, E)
+    logits_observations: Tensor  # (B, n_obs, obs_vocab): one per position that predicts a frame token
+    logits_rewards: Tensor  # (B, n_act, 3): classes sign(r) + 1
+    logits_ends: Tensor  # (B, n_act, 2)
+
+
+class Head(nn.Module):
+    """An MLP applied to the positions of a chunk whose in-block index is in ``block_positions``."""
+
+    def __init__(self, block_positions: list[int], tokens_per_block: int, embed_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.block_positions = frozenset(block_positions)
+        self.tokens_per_block = tokens_per_block
+        self.head_module = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, out_dim))
+        self._indices: dict[tuple[int, int, torch.device], Tensor] = {}
+
+    def indices(self, start: int, length: int, device: torch.device) -> Tensor:
+        """Offsets within the chunk [start, start+length) that this head reads; built once per chunk
+        geometry in Python so that selecting them never waits on the device."""
+        key = (start, length, device)
+        if key not in self._indices:
+            offsets = [i for i in range(length) if (start + i) % self.tokens_per_block in self.block_positions]
+            self._indices[key] = torch.tensor(offsets, dtype=torch.long, device=device)
+        return self._indices[key]
+
+    def forward(self, x: Tensor, start: int) -> Tensor:
+        """x (B, T, E) -> (B, n, out) for the n positions this head reads."""
+        return self.head_module(x[:, self.indices(start, x.shape[1], x.device)])
+
+
+class WorldModel(nn.Module):
+    def __init__(self, obs_vocab_size: int, num_actions: int, config: TransformerConfig | None = None,
+                 backbone: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = config = config or TransformerConfig()
+        self.obs_vocab_size, self.num_actions = obs_vocab_size, num_actions
+        tpb = config.tokens_per_block
+        self.transformer = backbone if backbone is not None else Transformer(config)
+        embed_dim = self.transformer.embed_dim
+        self.action_embedding = nn.Embedding(num_actions, embed_dim)
+        self.obs_embedding = nn.Embedding(obs_vocab_size, embed_dim)
+        action_position = tpb - 1
+        self.head_observations = Head([p for p in range(tpb) if p != tpb - 2], tpb, embed_dim, obs_vocab_size)
+        self.head_rewards = Head([action_position], tpb, embed_dim, 3)
+        self.head_ends = Head([action_position], tpb, embed_dim, 2)
+        is_action = torch.arange(self.transformer.max_tokens) % tpb == action_position
+        self.register_buffer("is_action_position", is_action, persistent=False)
+        own_parts = [self.action_embedding, self.obs_embedding, self.head_observations, self.head_rewards,
+                     self.head_ends] + ([self.transformer] if backbone is None else [])  # keep pretrained weights
+        for part in own_parts:
+            part.apply(init_weights)
+
+    @property
+    def tokens_per_block(self) -> int:
+        return self.config.tokens_per_block
+
+    @property
+    def max_tokens(self) -> int:
+        return self.transformer.max_tokens
+
+    def new_kv_cache(self, batch_size: int) -> KVCache:
+        return self.transformer.new_kv_cache(batch_size)
+
+    def embed(self, tokens: Tensor, start: int) -> Tensor:
+        """tokens (B, T) whose first one sits at absolute position ``start`` -> (B, T, E)."""
+        is_action = self.is_action_position[start:start + tokens.shape[1]].unsqueeze(-1)  # (T, 1)
+        # Both tables are looked up everywhere (clamped into range) and the right one kept: a
+        # fixed-shape select, rather than a data-dependent gather.
+        actions = self.action_embedding(tokens.clamp(max=self.num_actions - 1))
+        observations = self.obs_embedding(tokens.clamp(max=self.obs_vocab_size - 1))
+        return torch.where(is_action, actions, observations)
+
+    def forward(self, tokens: Tensor, kv_cache: KVCache | None = None) -> WorldModelOutput:
+        """tokens (B, T) continuing the cached sequence (or starting one without a cache)."""
+        start = 0 if kv_cache is None else kv_cache.size
+        x = self.transformer(self.embed(tokens, start), kv_cache)
+        return WorldModelOutput(
+            output_sequence=x,
+            logits_observations=self.head_observations(x, start),
+            logits_rewards=self.head_rewards(x, start),
+            logits_ends=self.head_ends(x, start),
+        )
+
+    def compute_loss(self, batch: Batch, tokenizer: nn.Module, obs_tokens: Tensor | None = None) -> Losses:
+        """Spec §3.5. ``obs_tokens`` (B, T, K) may be given when the frames were tokenized already."""
+        if obs_tokens is None:
+            with torch.no_grad():
+                obs_tokens = tokenizer.encode(batch.observations, should_preprocess=True).tokens  # (B, T, K)
+        tokens = torch.cat([obs_tokens, batch.actions.unsqueeze(-1)], dim=-1).flatten(1)  # (B, T*(K+1))
+        out = self(tokens)
+        padding = ~batch.mask_padding  # (B, T)
+        # Each predicting position targets the next frame token: drop the first label, last logit.
+        labels_obs = obs_tokens.masked_fill(padding.unsqueeze(-1), -100).flatten(1)[:, 1:]
+        labels_rewards = (batch.rewards.sign() + 1).long().masked_fill(padding, -100)
+        labels_ends = batch.ends.long().masked_fill(padding, -100)
+        return Losses.from_terms(
+            loss_obs=F.cross_entropy(out.logits_observations[:, :-1].flatten(0, 1), labels_obs.flatten()),
+            loss_rewards=F.cross_entropy(out.logits_rewards.flatten(0, 1), labels_rewards.flatten()),
+            loss_ends=F.cross_entropy(out.logits_ends.flatten(0, 1), labels_ends.flatten()),
+        )
+
+
+def init_weights(module: nn.Module) -> None:
+    """Spec §3.6: N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms."""
+    if isinstance(module, nn.Linear | nn.Embedding):
+        module.weight.data.normal_(mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            module.bias.data.zero_()
+    elif isinstance(module, nn.LayerNorm):
+        module.bias.data.zero_()
+        module.weight.data.fill_(1.0)
