@@ -73,6 +73,7 @@ class ActorCritic(nn.Module):
         super().__init__()
         config = config or ActorCriticConfig()  # a fresh default per model: configs are mutable
         self.config = config
+        self.num_actions = num_actions
         c1, c2, c3, c4 = config.conv_channels
         # Registration order = the checkpoint's key order: conv1..4, lstm, critic_linear, actor_linear.
         self.conv1 = nn.Conv2d(3, c1, 3, padding=1)

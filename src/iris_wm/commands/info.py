@@ -1,0 +1,53 @@
+"""``iris info``: versions, the device ``auto`` picks, and which optional parts are installed."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from importlib import metadata
+
+# extra -> distributions it installs that iris-wm imports
+EXTRAS = {
+    "atari": ["gymnasium", "ale-py"],
+    "crafter": ["crafter"],
+    "play": ["pygame", "imageio", "imageio-ffmpeg"],
+    "lm": ["transformers", "peft"],
+    "report": ["rliable", "matplotlib"],
+    "logging": ["tensorboard"],
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def version_of(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from iris_wm import __version__
+    from iris_wm.devices import resolve_device
+    from iris_wm.models.lpips import VGG16_FILE
+
+    device = resolve_device("auto")
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    vgg16 = __import__("pathlib").Path(torch.hub.get_dir()) / "checkpoints" / VGG16_FILE
+    print(f"iris-wm      {__version__}")
+    print(f"python       {platform.python_version()}")
+    print(f"torch        {torch.__version__} ({torch.get_num_threads()} CPU threads)")
+    print(f"device auto  {device}{gpu}")
+    print(f"LPIPS VGG16  {vgg16 if vgg16.is_file() else 'not in the torch hub cache (downloaded on first use)'}")
+    print("optional parts:")
+    for extra, distributions in EXTRAS.items():
+        versions = {name: version_of(name) for name in distributions}
+        missing = [name for name, version in versions.items() if version is None]
+        state = (", ".join(f"{n} {v}" for n, v in versions.items()) if not missing
+                 else f"not installed: pip install 'iris-wm[{extra}]'")
+        print(f"  {extra:<8} {state}")
+    return 0

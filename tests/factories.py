@@ -1,0 +1,76 @@
+"""Test inputs: tiny configs, and synthetic checkpoints in the authors' format built from the
+reference listing of their names and shapes."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "iris_state_dict.txt"
+HEAD_POSITIONS = {"head_observations": set(range(17)) - {15}, "head_rewards": {16}, "head_ends": {16}}
+ACTION_DEPENDENT = ("world_model.embedder.embedding_tables.0.weight", "actor_critic.actor_linear.weight",
+                    "actor_critic.actor_linear.bias")
+
+
+def reference_listing() -> list[tuple[str, tuple[int, ...]]]:
+    """(key, shape) for A = 4, in the authors' order."""
+    if not REFERENCE.is_file():
+        pytest.skip(f"reference listing not found at {REFERENCE}")
+    rows = []
+    for line in REFERENCE.read_text().splitlines():
+        if re.match(r"^(tokenizer|world_model|actor_critic)\.", line):
+            key, shape = line.split("\t")[:2]
+            rows.append((key, tuple(int(d) for d in re.findall(r"\d+", shape))))
+    return rows
+
+
+def original_attention_mask(attention: str) -> torch.Tensor:
+    """The authors' float 0/1 (340, 340) mask buffer: causal, or causal OR 17x17 blocks."""
+    causal = torch.ones(340, 340).tril()
+    return causal if attention == "causal" else torch.maximum(causal, torch.block_diag(*[torch.ones(17, 17)] * 20))
+
+
+def small_random_value(key: str, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(shape, generator=generator) * 0.05
+
+
+def synthetic_original_state_dict(num_actions: int = 4, attention: str = "causal", seed: int = 0,
+                                  value: Callable[..., torch.Tensor] = small_random_value
+                                  ) -> OrderedDict[str, torch.Tensor]:
+    """Every key of the authors' last.pt in their order; masks and head indices as their code builds
+    them, every other tensor from ``value(key, shape, generator)``."""
+    generator = torch.Generator().manual_seed(seed)
+    state: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for key, shape in reference_listing():
+        if key in ACTION_DEPENDENT:
+            shape = (num_actions, *shape[1:])
+        if key.endswith("attn.mask"):
+            state[key] = original_attention_mask(attention)
+        elif key.endswith(".indices"):
+            positions = HEAD_POSITIONS[key.split(".")[1]]
+            state[key] = torch.tensor([p for p in range(340) if p % 17 in positions])
+        else:
+            state[key] = value(key, shape, generator)
+    return state
+
+
+def tiny_iris_config(**world_model) -> dict:
+    """Small IRIS networks (same architecture, narrower and shallower) for fast tests."""
+    return {
+        "tokenizer": {
+            "vocab_size": 32,
+            "embed_dim": 16,
+            "perceptual_weight": 0.0,
+            # 64x64 frames -> 4x4 = 16 tokens, as the paper, through narrower and shallower levels
+            "autoencoder": {"resolution": 64, "z_channels": 16, "ch": 32, "ch_mult": [1, 1, 1, 1, 1],
+                            "num_res_blocks": 1, "attn_resolutions": [8]},
+        },
+        "world_model": {"tokens_per_block": 17, "max_blocks": 4, "num_layers": 2, "num_heads": 2,
+                        "embed_dim": 32, **world_model},
+        "actor_critic": {"lstm_dim": 32},
+    }

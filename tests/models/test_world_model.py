@@ -1,0 +1,82 @@
+import math
+
+import torch
+
+from iris_wm.data.batch import Batch
+from iris_wm.models.transformer import TransformerConfig
+from iris_wm.models.world_model import WorldModel
+
+
+class FixedTokens(torch.nn.Module):
+    """A stand-in tokenizer with known tokens: frame value v (constant) -> 16 tokens k + v*16 % V."""
+
+    vocab = 40
+
+    def encode(self, frames, should_preprocess=False):
+        values = frames[..., 0, 0, 0].mul(255).round().long()  # (B, T)
+        tokens = (torch.arange(16) + values.unsqueeze(-1) * 16) % self.vocab
+        return type("Out", (), {"tokens": tokens})
+
+
+def test_loss_matches_next_token_cross_entropy_computed_position_by_position():
+    config = TransformerConfig(max_blocks=3, num_layers=1, num_heads=2, embed_dim=16)
+    world_model = WorldModel(FixedTokens.vocab, num_actions=4, config=config).eval()
+    b, t = 2, 3
+    frame_values = torch.tensor([[1.0, 2.0, 0.0], [3.0, 1.0, 2.0]]) / 255
+    batch = Batch(
+        observations=frame_values[..., None, None, None].expand(b, t, 3, 64, 64).clone(),
+        actions=torch.tensor([[1, 3, 0], [2, 2, 1]]),
+        rewards=torch.tensor([[0.0, 5.0, -1.0], [1.0, 0.0, 0.0]]),
+        ends=torch.tensor([[0, 0, 0], [0, 1, 0]]),
+        mask_padding=torch.tensor([[True, True, False], [True, True, True]]),  # row 0: last step is padding
+    )
+    losses = world_model.compute_loss(batch, FixedTokens())
+
+    tokens = FixedTokens().encode(batch.observations).tokens
+    sequence = torch.cat([tokens, batch.actions.unsqueeze(-1)], -1).flatten(1)  # (B, 51)
+    with torch.no_grad():
+        out = world_model(sequence)
+    obs_nll, obs_n, rew_nll, end_nll, act_n = 0.0, 0, 0.0, 0.0, 0
+    for row in range(b):
+        obs_slot = rew_slot = 0
+        for p in range(sequence.shape[1]):
+            in_block = p % 17
+            if in_block != 15:  # this position reads the observation head
+                target = p + 1  # the next token is the next frame token (obs k+1, or obs 0 of the next frame)
+                if target < sequence.shape[1] and batch.mask_padding[row, target // 17]:
+                    logits = out.logits_observations[row, obs_slot]
+                    obs_nll -= torch.log_softmax(logits, -1)[sequence[row, target]].item()
+                    obs_n += 1
+                obs_slot += 1
+            if in_block == 16:
+                step = p // 17
+                if batch.mask_padding[row, step]:
+                    reward = batch.rewards[row, step].item()
+                    reward_class = 1 if reward == 0 else int(math.copysign(1, reward)) + 1
+                    rew_nll -= torch.log_softmax(out.logits_rewards[row, rew_slot], -1)[reward_class].item()
+                    end_nll -= torch.log_softmax(out.logits_ends[row, rew_slot], -1)[batch.ends[row, step]].item()
+                    act_n += 1
+                rew_slot += 1
+    assert obs_n == 16 * 5 - 2  # 5 valid frames, minus each row's first token, which nothing predicts
+    assert math.isclose(losses.terms["loss_obs"].item(), obs_nll / obs_n, rel_tol=1e-5)
+    assert math.isclose(losses.terms["loss_rewards"].item(), rew_nll / act_n, rel_tol=1e-5)
+    assert math.isclose(losses.terms["loss_ends"].item(), end_nll / act_n, rel_tol=1e-5)
+    assert set(losses.terms) == {"loss_obs", "loss_rewards", "loss_ends"}
+
+
+def test_given_tokens_skip_the_tokenizer_and_give_the_same_loss():
+    config = TransformerConfig(max_blocks=2, num_layers=1, num_heads=2, embed_dim=16, embed_pdrop=0.0,
+                               resid_pdrop=0.0, attn_pdrop=0.0)
+    world_model = WorldModel(FixedTokens.vocab, num_actions=3, config=config)
+    batch = Batch(observations=torch.full((2, 2, 3, 64, 64), 2 / 255), actions=torch.ones(2, 2, dtype=torch.long),
+                  rewards=torch.zeros(2, 2), ends=torch.zeros(2, 2, dtype=torch.long),
+                  mask_padding=torch.ones(2, 2, dtype=torch.bool))
+    tokens = FixedTokens().encode(batch.observations).tokens
+    with_tokenizer = world_model.compute_loss(batch, FixedTokens())
+    with_tokens = world_model.compute_loss(batch, tokenizer=None, obs_tokens=tokens)
+    torch.testing.assert_close(with_tokenizer.total, with_tokens.total)
+
+
+def test_paper_world_model_parameter_count():
+    for num_actions, expected in [(4, 8_447_493), (18, 8_451_077)]:  # spec §3.8
+        assert sum(p.numel() for p in WorldModel(512, num_actions).parameters()) == expected
