@@ -1,0 +1,67 @@
+"""Crafter success rates and score (Hafner, ICLR 2022)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from iris_wm.errors import IrisError
+from iris_wm.evaluation import crafter
+from iris_wm.evaluation.crafter import ACHIEVEMENTS
+
+
+def test_score_formula():
+    assert len(ACHIEVEMENTS) == 22
+    assert crafter.crafter_score(np.zeros(22)) == 0.0
+    assert crafter.crafter_score(np.full(22, 100.0)) == pytest.approx(100.0)
+    rates = np.array([100.0] * 11 + [0.0] * 11)
+    assert crafter.crafter_score(rates) == pytest.approx(math.sqrt(101.0) - 1.0)  # exp(mean(ln(1+s))) - 1
+
+
+def test_success_rate_counts_episodes_with_at_least_one_unlock():
+    counts = np.zeros((4, 22))
+    counts[:, 0] = [0, 1, 5, 0]  # unlocked in 2 of 4 episodes, however many times
+    assert crafter.success_rates(counts)[0] == 50.0 and crafter.success_rates(counts)[1] == 0.0
+
+
+def _stats(path, episodes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(episode) + "\n" for episode in episodes))
+    return path
+
+
+def test_reading_crafter_stats_jsonl(tmp_path):
+    episodes = [
+        {"length": 100, "reward": 2.1, "achievement_collect_wood": 3, "achievement_wake_up": 1},
+        {"length": 200, "reward": 0.9, "achievement_collect_wood": 0},
+    ]
+    path = _stats(tmp_path / "agent" / "stats.jsonl", episodes)
+    result = crafter.read_crafter(path)
+    assert result.name == "agent" and result.episodes == 2 and result.mean_return == pytest.approx(1.5)
+    assert result.success_rates["collect_wood"] == 50.0 and result.success_rates["wake_up"] == 50.0
+    expected = math.exp(2 * math.log(51.0) / 22) - 1
+    assert result.score == pytest.approx(expected)
+    assert crafter.read_crafter(tmp_path).episodes == 2  # a folder: every stats.jsonl below it
+    assert crafter.is_crafter_input(path) and crafter.is_crafter_input(tmp_path)
+    text = crafter.crafter_markdown([result])
+    assert "| collect_wood | 50.0 |" in text and f"| agent | 2 | {expected:.2f} | 1.50 |" in text
+
+
+@pytest.mark.parametrize(
+    "episode, message",
+    [
+        ({"achievement_fly": 1}, "unknown achievement achievement_fly"),
+        ({"achievement_collect_wood": -1}, "counts must be numbers >= 0"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_bad_episodes_are_clear_errors(tmp_path, episode, message):
+    path = _stats(tmp_path / "stats.jsonl", [episode])
+    with pytest.raises(IrisError, match=message):
+        crafter.read_crafter(path)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(IrisError, match="no stats.jsonl found"):
+        crafter.read_crafter(tmp_path)
