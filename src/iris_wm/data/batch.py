@@ -10,14 +10,19 @@ from torch import Tensor
 
 @dataclass
 class Batch:
-    observations: Tensor  # (B, T, 3, H, W) float in [0, 1]
+    # (B, T, 3, H, W): uint8 as sampled on the host; float in [0, 1] once moved with ``to``, so
+    # that frames cross to the device at a quarter of the size.
+    observations: Tensor
     actions: Tensor  # (B, T) int64
     rewards: Tensor  # (B, T) float32, raw env rewards
     ends: Tensor  # (B, T) int64 in {0, 1}: episode ended after this step's action
     mask_padding: Tensor  # (B, T) bool: False on padding steps
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+        moved = {f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)}
+        if moved["observations"].dtype == torch.uint8:
+            moved["observations"] = moved["observations"].float().div_(255)
+        return Batch(**moved)
 
     @property
     def batch_size(self) -> int:
