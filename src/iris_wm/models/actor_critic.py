@@ -14,8 +14,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from iris_wm.data.batch import Batch
+from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.errors import IrisError
 from iris_wm.models.losses import Losses
+from iris_wm.models.tokenizer import Tokenizer
+from iris_wm.models.world_model import WorldModel
 from iris_wm.training.returns import compute_lambda_returns
 
 FRAME_SIZE = 64  # frames are (3, 64, 64); four 2x max-pools leave 4x4
@@ -138,6 +142,39 @@ class ActorCritic(nn.Module):
         logits = self.actor_linear(hx).unsqueeze(1)  # (N, 1, A)
         values = self.critic_linear(hx).unsqueeze(1)  # (N, 1, 1)
         return ActorCriticOutput(logits, values)
+
+    def imagine(self, batch: Batch, tokenizer: Tokenizer, world_model: WorldModel, horizon: int) -> ImagineOutput:
+        """Roll the policy out for ``horizon`` steps inside the world model (spec §5.3).
+
+        batch.observations (B, 1 + burn_in, 3, H, W) in [0, 1]: the burn-in frames, then the real
+        frame imagination starts from; the policy sees both through the tokenizer, as it sees
+        imagined frames. Gradients flow through the actor-critic only.
+        """
+        if self.config.use_original_obs:
+            raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination (spec §5.6)")
+        observations, mask = batch.observations, batch.mask_padding
+        burnin = tokenizer.encode_decode(observations[:, :-1], should_preprocess=True, should_postprocess=True)
+        self.reset(observations.size(0), burnin.clamp(0, 1), mask[:, :-1])
+        env = WorldModelEnv(tokenizer, world_model)
+        frames = env.reset_from_initial_observations(observations[:, -1])
+        steps: dict[str, list[Tensor]] = {k: [] for k in ("observations", "actions", "logits", "values",
+                                                          "rewards", "ends")}
+        for k in range(horizon):
+            out = self(frames)
+            actions = Categorical(logits=out.logits[:, 0]).sample()
+            steps["observations"].append(frames.mul(255).byte())
+            frames_next, rewards, ends = env.step(actions, should_predict_next_obs=k < horizon - 1)
+            for name, value in (("actions", actions), ("logits", out.logits[:, 0]), ("values", out.values[:, 0, 0]),
+                                ("rewards", rewards), ("ends", ends)):
+                steps[name].append(value)
+            frames = frames_next
+        self.clear()
+        return ImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
+
+    def compute_loss(self, batch: Batch, tokenizer: Tokenizer, world_model: WorldModel,
+                     loss_config: ActorCriticLossConfig) -> Losses:
+        outputs = self.imagine(batch, tokenizer, world_model, loss_config.imagine_horizon)
+        return self.loss_from_imagination(outputs, loss_config)
 
     def loss_from_imagination(self, outputs: ImagineOutput, loss_config: ActorCriticLossConfig) -> Losses:
         """REINFORCE with a value baseline, value regression and an entropy bonus (spec §5.5).
