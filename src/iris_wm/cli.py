@@ -12,6 +12,9 @@ import sys
 from iris_wm.errors import IrisError
 
 SUBCOMMANDS = {
+    "train": ("iris_wm.commands.train", "train an agent: iris train env.id=Pong [preset=cpu-smoke] [key=value ...]"),
+    "resume": ("iris_wm.commands.resume", "continue a run folder after its last completed epoch"),
+    "eval": ("iris_wm.commands.eval", "evaluate an agent with the paper's test protocol (JSON scores, videos)"),
     "info": ("iris_wm.commands.info", "print versions, device and which optional parts are installed"),
     "convert": ("iris_wm.commands.convert", "convert the authors' checkpoint (last.pt) to iris-wm's format"),
     "demo": ("iris_wm.commands.demo", "run IRIS's three networks once on random frames (a smoke demo)"),

@@ -52,8 +52,10 @@ def load_agent(path: str | Path, device: str | torch.device = "auto",
 
         return load_original_agent(path, device, config)
     directory = path.parent if path.is_file() else path
-    for candidate in (directory, directory / "checkpoints"):
-        if (candidate / WEIGHTS_FILE).is_file():
+    from iris_wm.checkpoint.run_checkpoint import latest_checkpoint  # a run folder's newest epoch
+
+    for candidate in (directory, directory / "checkpoints", latest_checkpoint(directory / "checkpoints")):
+        if candidate is not None and (candidate / WEIGHTS_FILE).is_file():
             return _load_own_agent(candidate, device)
     if (directory / "checkpoints" / "last.pt").is_file():
         return load_agent(directory / "checkpoints" / "last.pt", device, config)

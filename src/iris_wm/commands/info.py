@@ -13,7 +13,7 @@ EXTRAS = {
     "play": ["pygame", "imageio", "imageio-ffmpeg"],
     "lm": ["transformers", "peft"],
     "report": ["rliable", "matplotlib"],
-    "logging": ["tensorboard"],
+    "logging": ["wandb"],
 }
 
 

@@ -113,6 +113,11 @@ class ActorCritic(nn.Module):
             for t in range(burnin_observations.size(1)):
                 self(burnin_observations[:, t], mask_padding[:, t])
 
+    def reset_rows(self, rows: Tensor) -> None:
+        """Zero the state of the rows where ``rows`` ((N,) bool) is True: their episodes restarted."""
+        keep = ~rows.unsqueeze(1)  # (N, 1)
+        self.hx, self.cx = self.hx * keep, self.cx * keep
+
     def prune(self, mask: Tensor) -> None:
         """Keep the rows selected by mask ((N,) bool), e.g. the envs still running."""
         self.hx, self.cx = self.hx[mask], self.cx[mask]

@@ -1,0 +1,56 @@
+"""Choosing segments of stored episodes, collating them into a ``Batch``, and the evaluation
+traversal (spec §7.2). Pure functions of the episodes and a caller-owned NumPy generator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from iris_wm.data.batch import Batch
+from iris_wm.data.episode import Episode, Segment
+from iris_wm.errors import IrisError
+
+WEIGHTINGS = ("episode", "step")
+
+
+def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, rng: np.random.Generator,
+                    sample_from_start: bool = True, weighting: str = "episode") -> tuple[np.ndarray, np.ndarray]:
+    """Episode index and start step of each of ``batch_size`` segments; ``lengths`` is (N,)."""
+    if weighting == "episode":
+        # One weight per episode, drawn with replacement, as the original does (spec §7.2): short
+        # episodes are oversampled relative to their share of the steps (spec §17 item 7).
+        indices = rng.integers(len(lengths), size=batch_size)
+    elif weighting == "step":
+        # Every stored step equally likely to be a segment's anchor.
+        indices = rng.choice(len(lengths), size=batch_size, p=lengths / lengths.sum())
+    else:
+        raise IrisError(f"unknown dataset weighting {weighting!r}; use one of {', '.join(WEIGHTINGS)}")
+    chosen = lengths[indices]  # (B,)
+    if sample_from_start:
+        starts = rng.integers(0, chosen)  # start ~ U{0..len-1}; the segment may run past the end
+    else:
+        # stop ~ U{1..len}, so the last step is always real and padding is on the left.
+        starts = rng.integers(1, chosen + 1) - sequence_length
+    return indices, starts
+
+
+def collate(pieces: Sequence[tuple[Episode, int]], length: int) -> Batch:
+    """Stack the ``length``-step segments starting at each (episode, start) into a (B, L) batch."""
+    out = Segment.padding((len(pieces), length), pieces[0][0].frame_shape)
+    for i, (episode, start) in enumerate(pieces):
+        episode.fill(out.row(i), start, start + length)
+    # Zero-copy: the arrays were allocated for this batch alone.
+    return Batch(observations=torch.from_numpy(out.observations), actions=torch.from_numpy(out.actions),
+                 rewards=torch.from_numpy(out.rewards), ends=torch.from_numpy(out.ends),
+                 mask_padding=torch.from_numpy(out.mask_padding))
+
+
+def traverse(episodes: Sequence[Episode], batch_size: int, chunk_size: int) -> Iterator[Batch]:
+    """Every step once: each episode cut into consecutive chunks (the last right-padded), grouped
+    into batches of up to ``batch_size`` chunks of that episode only (batches may be ragged)."""
+    for episode in episodes:
+        starts = range(0, len(episode), chunk_size)
+        for first in range(0, len(starts), batch_size):
+            yield collate([(episode, start) for start in starts[first:first + batch_size]], chunk_size)

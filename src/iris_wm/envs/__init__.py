@@ -1,0 +1,1 @@
+"""Environments: Atari (gymnasium + ale-py) and their vectorised forms."""

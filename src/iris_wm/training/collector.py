@@ -1,0 +1,155 @@
+"""Collection of real experience with the agent (spec §8).
+
+The vector env resets each env as soon as its episode ends, so no env idles while the others
+finish (the original waited for all of them, wasting steps: spec §17 item 9). Finished episodes
+are written to disk at once; unfinished ones are stored at the end of each call and continued
+by the next, with their last frames replayed through the LSTM (burn-in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from iris_wm.agent import Agent
+from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.data.episode import Episode
+from iris_wm.envs.vector import VectorEnv
+from iris_wm.training.config import CollectionConfig
+
+
+@dataclass
+class EpisodeBuffer:
+    """Steps of one env's current episode collected during this call."""
+
+    observations: list[np.ndarray] = field(default_factory=list)  # (3, H, W) uint8 each
+    actions: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    def to_episode(self, truncated: bool = False) -> Episode:
+        return Episode(observations=np.stack(self.observations), actions=np.array(self.actions, dtype=np.int64),
+                       rewards=np.array(self.rewards, dtype=np.float32), ends=np.array(self.ends, dtype=np.int64),
+                       truncated=truncated)
+
+
+class Collector:
+    def __init__(self, env: VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
+                 truncation_is_end: bool = True, on_episode_end=None) -> None:
+        self.env, self.dataset, self.rng, self.seed = env, dataset, rng, seed
+        self.truncation_is_end = truncation_is_end
+        self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
+        self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
+        self.episode_ids: list[int | None] = [None] * env.num_envs  # dataset id of each unfinished episode
+
+    def start_fresh(self, seed: int) -> None:
+        """Reset every env; unfinished episodes are left as they are in the dataset."""
+        self.observations = self.env.reset(seed=seed)
+        self.episode_ids = [None] * self.env.num_envs
+
+    @torch.no_grad()
+    def collect(self, agent: Agent, config: CollectionConfig, epoch: int) -> dict[str, float]:
+        if (config.num_steps is None) == (config.num_episodes is None):
+            raise ValueError("give exactly one of num_steps and num_episodes")
+        if self.observations is None:
+            self.start_fresh(self.seed)
+        n = self.env.num_envs
+        self._reset_policy_state(agent, config.burn_in)
+        buffers = [EpisodeBuffer() for _ in range(n)]
+        # Evaluation gives every env the same number of episodes: stopping at the first 16 to end
+        # would favour short ones.
+        quota = None if config.num_episodes is None else episode_quota(config.num_episodes, n)
+        finished_returns, finished_lengths, steps = [], [], 0
+        total = config.num_steps if config.num_steps is not None else config.num_episodes
+        progress = tqdm(total=total, desc=f"collect {self.dataset.name}", unit="step" if quota is None else "episode",
+                        leave=False, dynamic_ncols=True, disable=None)
+        while (steps < config.num_steps) if quota is None else (quota > 0).any():
+            frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
+            actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
+            if self.rng.random() < config.epsilon:  # one draw for all envs, as the original (§17 item 8)
+                actions = self.rng.integers(self.env.num_actions, size=n)
+            step = self.env.step(actions)
+            for i in range(n):
+                buffers[i].observations.append(self.observations[i].transpose(2, 0, 1))
+                buffers[i].actions.append(int(actions[i]))
+                buffers[i].rewards.append(float(step.rewards[i]))
+                ended = step.terminated[i] or (step.truncated[i] and self.truncation_is_end)
+                buffers[i].ends.append(int(ended))
+            steps += n
+            for i in np.flatnonzero(step.terminated | step.truncated):
+                if quota is not None and quota[i] <= 0:
+                    buffers[i], self.episode_ids[i] = EpisodeBuffer(), None  # past its quota: dropped
+                    continue
+                episode = self._store(i, buffers[i], truncated=bool(step.truncated[i] and not step.terminated[i]))
+                finished_returns.append(episode.metrics()["episode_return"])
+                finished_lengths.append(len(episode))
+                buffers[i] = EpisodeBuffer()
+                if quota is not None:
+                    quota[i] -= 1
+                    progress.update(1)
+                agent.actor_critic.reset_rows(torch.from_numpy(np.arange(n) == i).to(agent.device))
+            if quota is None:
+                progress.update(n)
+            self.observations = step.observations
+        progress.close()
+        if quota is None:
+            for i in range(n):
+                if buffers[i].actions:
+                    self._store(i, buffers[i], finished=False)
+        else:
+            self.observations = None  # evaluation episodes are never continued
+        agent.actor_critic.clear()
+        self.dataset.save_modified()
+        return self._metrics(finished_returns, finished_lengths)
+
+    def _store(self, i: int, buffer: EpisodeBuffer, truncated: bool = False, finished: bool = True) -> Episode:
+        """Add env i's buffered steps to the dataset (a new episode, or the continuation of one)."""
+        chunk = buffer.to_episode(truncated)
+        if self.episode_ids[i] is None:
+            self.episode_ids[i] = self.dataset.add_episode(chunk)
+        else:
+            self.dataset.update_episode(self.episode_ids[i], chunk)
+        episode_id = self.episode_ids[i]
+        episode = self.dataset.get_episode(episode_id)
+        if finished:
+            self.dataset.save_modified()  # a finished episode is on disk before collection goes on
+            if self.on_episode_end is not None:
+                self.on_episode_end(episode_id, episode)
+            self.episode_ids[i] = None
+        return episode
+
+    def _reset_policy_state(self, agent: Agent, burn_in: int) -> None:
+        """Zero LSTM state, or the state after replaying the last frames of unfinished episodes."""
+        n = self.env.num_envs
+        if burn_in == 0 or all(i is None for i in self.episode_ids):
+            agent.actor_critic.reset(n)
+            return
+        frames = np.zeros((n, burn_in, *self.observations.shape[1:]), dtype=np.uint8)  # (N, T, H, W, 3)
+        mask = np.zeros((n, burn_in), dtype=bool)
+        for i, episode_id in enumerate(self.episode_ids):
+            if episode_id is not None:
+                recent = self.dataset.get_episode(episode_id).observations[-burn_in:]  # (t, 3, H, W)
+                frames[i, burn_in - len(recent):] = recent.transpose(0, 2, 3, 1)
+                mask[i, burn_in - len(recent):] = True
+        frames_t = torch.from_numpy(frames).to(agent.device).permute(0, 1, 4, 2, 3).float().div(255)
+        agent.actor_critic.reset(n, agent.policy_input(frames_t.flatten(0, 1)).view_as(frames_t),
+                                 torch.from_numpy(mask).to(agent.device))
+
+    def _metrics(self, returns: list[float], lengths: list[int]) -> dict[str, float]:
+        name = self.dataset.name
+        metrics = {f"{name}/#episodes": self.dataset.num_episodes, f"{name}/#steps": self.dataset.num_steps}
+        if returns:
+            metrics[f"{name}/return"] = float(np.mean(returns))
+            metrics[f"{name}/episode_length"] = float(np.mean(lengths))
+            metrics[f"{name}/episodes_finished"] = len(returns)
+        return metrics
+
+
+def episode_quota(num_episodes: int, num_envs: int) -> np.ndarray:
+    """Episodes each env contributes: as equal as possible, summing to num_episodes."""
+    quota = np.full(num_envs, num_episodes // num_envs)
+    quota[: num_episodes % num_envs] += 1
+    return quota

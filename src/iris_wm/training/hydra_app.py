@@ -1,0 +1,121 @@
+"""Hydra composition of the training config: schema (dataclasses) + ``config/train.yaml`` + a preset
++ the user's ``key=value`` overrides.
+
+Overrides are checked with Hydra's compose API before the run starts, so that a bad key, value,
+preset or game is one clear line and nothing is created on disk.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from iris_wm.errors import IrisError
+from iris_wm.training.config import TrainConfig
+
+CONFIG_MODULE = "iris_wm.config"
+CONFIG_NAME = "train"
+RESOLVED_CONFIG = Path("config") / "train.yaml"  # inside a run folder
+
+
+def register_schema() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
+    """The typed config, with every value checked (types by OmegaConf, ranges by the dataclasses)."""
+    try:
+        if isinstance(cfg, dict):
+            cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+        config: TrainConfig = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as error:
+        key = getattr(error, "full_key", "") or "env.id"
+        raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
+    except OmegaConfBaseException as error:
+        raise IrisError(f"invalid configuration: {str(error).splitlines()[0]}") from None
+    check_consistency(config)
+    return config
+
+
+def check_consistency(config: TrainConfig) -> None:
+    from iris_wm.envs.atari import resolve_game_id
+
+    resolve_game_id(config.env.id)  # an unknown game lists close matches
+    horizon, blocks = config.training.actor_critic_loss.imagine_horizon, config.agent.world_model.max_blocks
+    if horizon > blocks:
+        raise IrisError(f"training.actor_critic_loss.imagine_horizon={horizon} exceeds the world model's context "
+                        f"(agent.world_model.max_blocks={blocks}); lower the horizon or raise max_blocks")
+    if config.training.sampling_weighting not in ("episode", "step"):
+        raise IrisError(f"training.sampling_weighting={config.training.sampling_weighting!r}: use episode or step")
+
+
+def first_combination(overrides: list[str]) -> list[str]:
+    """A sweep (``-m key=a,b``) checked through its first job's overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" if o.is_sweep_override()
+            else o.input_line for o in parsed]
+
+
+def compose_config(overrides: list[str]) -> TrainConfig:
+    """The config ``iris train OVERRIDES`` would run with, or an IrisError naming what is wrong."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+
+    register_schema()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            cfg = compose(CONFIG_NAME, overrides=first_combination(overrides))
+    except (HydraException, OmegaConfBaseException) as error:
+        raise IrisError(f"{str(error).splitlines()[0]} (see iris train --help)") from None
+    return to_train_config(cfg)
+
+
+def launch(overrides: list[str], task: Callable[[TrainConfig, Path], None]) -> None:
+    """Run ``task(config, run_dir)`` through Hydra (run folder, ``-m`` sweeps, logging)."""
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    register_schema()
+
+    @hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")
+    def main(cfg: DictConfig) -> None:
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        config = to_train_config(cfg)
+        write_resolved_config(run_dir, cfg)
+        try:
+            task(config, run_dir)
+        except IrisError as error:
+            print(f"iris train: error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    sys.argv = ["iris train", *overrides]
+    main()
+
+
+def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
+    from iris_wm.checkpoint.atomic import atomic_write_text
+
+    atomic_write_text(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def read_run_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
+    """A run folder's resolved config, with optional ``key=value`` changes (e.g. more epochs)."""
+    path = run_dir / RESOLVED_CONFIG
+    if not path.is_file():
+        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {RESOLVED_CONFIG}); give the folder "
+                        f"iris train created, e.g. outputs/2026-01-01/12-00-00")
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(path),
+                              OmegaConf.from_dotlist(overrides))
+    except OmegaConfBaseException as error:
+        raise IrisError(f"{path}: {str(error).splitlines()[0]}") from None
+    return to_train_config(cfg)

@@ -1,0 +1,26 @@
+"""Optimizers of the three components (spec §10.1): lr 1e-4, no schedule."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
+    """minGPT's rule: decay the weights of linear and 1-D convolution layers; not biases, LayerNorm
+    or embedding weights. Parameters sorted by name within each group, as the original."""
+    decayed = {f"{name}.weight" for name, m in module.named_modules() if isinstance(m, nn.Linear | nn.Conv1d)}
+    params = {name: p for name, p in module.named_parameters() if p.requires_grad}
+    decay = sorted(name for name in params if name in decayed)
+    no_decay = sorted(name for name in params if name not in decayed)
+    return [{"params": [params[n] for n in decay], "weight_decay": weight_decay},
+            {"params": [params[n] for n in no_decay], "weight_decay": 0.0}]
+
+
+def make_optimizer(module: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Adam without decay (tokenizer, actor-critic), AdamW with decay groups (world model). Frozen
+    parameters (LPIPS) are left out. On CUDA the fused kernels step every parameter at once."""
+    fused = {"fused": True} if next(module.parameters()).is_cuda else {}
+    if weight_decay > 0:
+        return torch.optim.AdamW(decay_groups(module, weight_decay), lr=learning_rate, **fused)
+    return torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=learning_rate, **fused)
