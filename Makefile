@@ -1,10 +1,10 @@
-# `make demo` and `make test` set up .venv on first use: torch pinned to 2.13.0 (CPU build
+# `make train` and `make test` set up .venv on first use: torch pinned to 2.13.0 (CPU build
 # where one is available) before anything else, so no dependency can pull another torch.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 EXTRAS ?= dev,report,atari
 
-.PHONY: setup demo test lint clean
+.PHONY: setup train test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -14,8 +14,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-demo: setup
-	$(VENV)/bin/iris demo
+# The main job on a CPU: IRIS on Pong with tiny networks (a few minutes). The paper's protocol:
+#   .venv/bin/iris train env.id=Pong preset=atari100k   (a GPU and days, as the paper)
+GAME ?= Pong
+train: setup
+	$(VENV)/bin/iris train env.id=$(GAME) preset=cpu-smoke
 
 # pytest exits 5 when it collects nothing: a broken suite, said so rather than hidden.
 test: setup

@@ -74,3 +74,19 @@ def tiny_iris_config(**world_model) -> dict:
                         "embed_dim": 32, **world_model},
         "actor_critic": {"lstm_dim": 32},
     }
+
+
+def tiny_train_overrides(run_dir, epochs: int = 4, **extra) -> list[str]:
+    """cpu-smoke made smaller still: every phase runs (tokenizer from epoch 2, world model from 3,
+    actor-critic and imagination from 4; evaluation at 2 and 4) in well under a minute."""
+    overrides = {
+        "env.id": "Breakout", "preset": "cpu-smoke", "hydra.run.dir": str(run_dir), "common.epochs": epochs,
+        "common.num_threads": 1, "logger.tensorboard": "true",
+        "collection.train.num_steps": 40, "collection.test.num_envs": 1, "collection.test.num_episodes": 1,
+        "env.test.max_episode_steps": 400,
+        "training.tokenizer.batch_num_samples": 4, "training.tokenizer.steps_per_epoch": 2,
+        "training.world_model.batch_num_samples": 2, "training.world_model.steps_per_epoch": 2,
+        "training.actor_critic.batch_num_samples": 2, "training.actor_critic.steps_per_epoch": 2,
+        "evaluation.imagination_episodes_to_save": 1, **extra,
+    }
+    return [f"{key}={value}" for key, value in overrides.items()]

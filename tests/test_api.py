@@ -66,12 +66,10 @@ def test_bad_kind_actions_or_device_are_clear_errors():
         iris_wm.create_model("iris", num_actions=4, device="tpu")
 
 
-def test_cli_help_info_and_demo(capsys):
+def test_cli_help_and_info(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "device auto" in out and "atari" in out
-    assert main(["demo", "--steps", "40"]) == 2
-    assert "between 1 and 19" in capsys.readouterr().err

@@ -17,7 +17,6 @@ SUBCOMMANDS = {
     "eval": ("iris_wm.commands.eval", "evaluate an agent with the paper's test protocol (JSON scores, videos)"),
     "info": ("iris_wm.commands.info", "print versions, device and which optional parts are installed"),
     "convert": ("iris_wm.commands.convert", "convert the authors' checkpoint (last.pt) to iris-wm's format"),
-    "demo": ("iris_wm.commands.demo", "run IRIS's three networks once on random frames (a smoke demo)"),
     "report": ("iris_wm.commands.report", "aggregate Atari 100k scores against published baselines"),
 }
 

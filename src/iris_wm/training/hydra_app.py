@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from iris_wm.config import describe_config_error
 from iris_wm.errors import IrisError
 from iris_wm.training.config import TrainConfig
 
@@ -32,14 +33,14 @@ def register_schema() -> None:
 def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
     """The typed config, with every value checked (types by OmegaConf, ranges by the dataclasses)."""
     try:
-        if isinstance(cfg, dict):
-            cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
-        config: TrainConfig = OmegaConf.to_object(cfg)
+        # Merged onto a fresh schema: keys that Hydra let in with "+key=value" are refused here.
+        data = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=False)
+        config: TrainConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), data))
     except MissingMandatoryValue as error:
         key = getattr(error, "full_key", "") or "env.id"
         raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
     except OmegaConfBaseException as error:
-        raise IrisError(f"invalid configuration: {str(error).splitlines()[0]}") from None
+        raise IrisError(describe_config_error(error)) from None
     check_consistency(config)
     return config
 
@@ -75,8 +76,22 @@ def compose_config(overrides: list[str]) -> TrainConfig:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
             cfg = compose(CONFIG_NAME, overrides=first_combination(overrides))
     except (HydraException, OmegaConfBaseException) as error:
-        raise IrisError(f"{str(error).splitlines()[0]} (see iris train --help)") from None
+        raise IrisError(describe_composition_error(error)) from None
     return to_train_config(cfg)
+
+
+def describe_composition_error(error: Exception) -> str:
+    """One line from Hydra's multi-line errors: the key and the reason, or the valid choices."""
+    cause = error if isinstance(error, OmegaConfBaseException) else error.__cause__
+    if isinstance(cause, OmegaConfBaseException):
+        return describe_config_error(cause)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if "Available options in" in str(error):
+        start = next(i for i, line in enumerate(lines) if line.startswith("Available options")) + 1
+        options = [line for line in lines[start:] if not line.startswith("Config search path")]
+        options = options[: next((i for i, o in enumerate(options) if "provider=" in o), len(options))]
+        return f"{lines[0]}; choose one of: {', '.join(options)}"
+    return f"{lines[0]} (see iris train --help)"
 
 
 def launch(overrides: list[str], task: Callable[[TrainConfig, Path], None]) -> None:

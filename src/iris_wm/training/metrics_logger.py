@@ -78,9 +78,9 @@ class MetricsLogger:
         if self._wandb is not None:
             self._wandb.log({"epoch": step, **values})
 
-    def plot(self, out_png: Path) -> bool:
+    def plot(self, out_png: Path, vocab_size: int = 512) -> bool:
         """`plot_metrics` of this run (the lines logged so far are already on disk)."""
-        return plot_metrics(self.run_dir, out_png)
+        return plot_metrics(self.run_dir, out_png, vocab_size)
 
     def close(self) -> None:
         self._file.close()

@@ -95,7 +95,7 @@ class Trainer:
             metrics["duration_hours"] = (time.time() - started) / 3600
             self.logger.log(metrics, epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
-                self.logger.plot(self.run_dir / "media" / "learning_curves.png")
+                self.logger.plot(self.run_dir / "media" / "learning_curves.png", c.agent.tokenizer.vocab_size)
             print(self.summary_line(epoch, metrics), flush=True)
         self.logger.close()
         self.train_env.close()
