@@ -118,3 +118,17 @@ def test_resume_of_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
     assert main(["resume", str(tmp_path)]) == 2
     assert "not an iris-wm run folder" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_corrupt_checkpoint_is_reported_on_resume_and_left_alone(finished_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    weights = run / "checkpoints" / "epoch_0004" / "agent.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])
+    damaged = weights.read_bytes()
+    assert main(["resume", str(run), "common.epochs=5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "corrupt or truncated" in err and len(err.splitlines()) == 1
+    assert weights.read_bytes() == damaged and (run / "checkpoints" / "latest").read_text().strip() == "epoch_0004"

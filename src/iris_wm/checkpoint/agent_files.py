@@ -67,13 +67,16 @@ def _load_own_agent(directory: Path, device: str | torch.device) -> Agent:
     description = _read_description(directory / CONFIG_FILE)
     kind, num_actions = description["kind"], description["num_actions"]
     agent = create_model(kind, num_actions, device="cpu", config=agent_config(kind, description["config"]))
-    try:
-        state = load_file(directory / WEIGHTS_FILE)
-    except (SafetensorError, OSError) as error:
-        raise IrisError(f"{directory / WEIGHTS_FILE} is corrupt or truncated ({error}); "
-                        f"restore it from a backup or an earlier checkpoint") from None
-    load_state_strict(agent, state, directory / WEIGHTS_FILE)
+    load_state_strict(agent, read_weights(directory / WEIGHTS_FILE), directory / WEIGHTS_FILE)
     return agent.to(resolve_device(device))
+
+
+def read_weights(path: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as error:
+        raise IrisError(f"{path} is corrupt or truncated ({error}); restore it from a backup or an earlier "
+                        f"checkpoint") from None
 
 
 def _read_description(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from iris_wm.checkpoint.agent_files import WEIGHTS_FILE, load_state_strict
+from iris_wm.checkpoint.agent_files import WEIGHTS_FILE, load_state_strict, read_weights
 from iris_wm.checkpoint.run_checkpoint import (
     OPTIMIZERS_FILE,
     TRAINER_STATE_FILE,
@@ -42,13 +42,11 @@ class RunState:
 
     def restore(self) -> int:
         """Load the last completed epoch's checkpoint; returns that epoch."""
-        from safetensors.torch import load_file
-
         t = self.trainer
         folder = latest_checkpoint(self.checkpoints)
         if folder is None:
             raise IrisError(f"{t.run_dir} has no completed epoch to resume from; start it again with iris train")
-        load_state_strict(t.agent, load_file(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
+        load_state_strict(t.agent, read_weights(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
         for name, optimizer_state in load_torch_file(folder / OPTIMIZERS_FILE).items():
             t.optimizers[name].load_state_dict(optimizer_state)
         state = load_torch_file(folder / TRAINER_STATE_FILE)
