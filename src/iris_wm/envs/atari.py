@@ -13,14 +13,13 @@ observations are identical and the work is halved.
 
 from __future__ import annotations
 
-import difflib
 import functools
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from iris_wm.errors import IrisError
+from iris_wm.games import match_game
 
 try:
     import gymnasium
@@ -59,29 +58,16 @@ def _rom_ids_by_name() -> dict[str, str]:
     return {rom_id_to_name(rom): rom for rom in roms.get_all_rom_ids()}
 
 
-def _bare_name(id: str) -> str:
-    """'ALE/Breakout-v5', 'BreakoutNoFrameskip-v4', 'Breakout-v0' → 'Breakout'."""
-    name = id.strip().removeprefix("ALE/")
-    name = re.sub(r"-v\d+$", "", name)
-    return re.sub(r"(NoFrameskip|Deterministic)$", "", name)
-
-
-def _key(name: str) -> str:
-    return name.lower().replace("_", "").replace("-", "")
-
-
 def resolve_game_id(id: str) -> str:
     """The canonical game name ('Breakout') for any accepted spelling of a game id.
 
     Only the game is taken from an id: 'ALE/Breakout-v5' does not bring v5's sticky actions or
     frame skip; every env here has the NoFrameskip-v4 semantics and the settings of AtariConfig."""
     names = _rom_ids_by_name()
-    bare = _bare_name(id)
-    by_key = {_key(name): name for name in names}
-    if _key(bare) in by_key:
-        return by_key[_key(bare)]
-    close = difflib.get_close_matches(_key(bare), list(by_key), n=5, cutoff=0.6)
-    hint = f"did you mean {', '.join(by_key[k] for k in close)}?" if close else "no close match"
+    game, close = match_game(id, names)
+    if game is not None:
+        return game
+    hint = f"did you mean {', '.join(close)}?" if close else "no close match"
     raise IrisError(
         f"unknown Atari game {id!r} ({hint}); use a game name such as 'Breakout', "
         f"'BreakoutNoFrameskip-v4' or 'ALE/Breakout-v5' ({len(names)} ROMs ship with ale-py)"

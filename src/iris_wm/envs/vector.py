@@ -43,6 +43,13 @@ class VectorStep:
     terminated: np.ndarray  # (N,) bool: game over, or life loss with done_on_life_loss
     truncated: np.ndarray  # (N,) bool: time limit
 
+    @classmethod
+    def stack(cls, results: list[tuple[np.ndarray, float, bool, bool]]) -> VectorStep:
+        """One (observation, reward, terminated, truncated) per env -> batched arrays."""
+        obs, rewards, terminated, truncated = zip(*results, strict=True)
+        return cls(np.stack(obs), np.array(rewards, dtype=np.float32), np.array(terminated, dtype=bool),
+                   np.array(truncated, dtype=bool))
+
 
 class VectorEnv:
     """N Atari envs; env i is seeded with seed + i. A finished env resets within the same step."""
@@ -87,13 +94,7 @@ class PythonVectorEnv(VectorEnv):
             if terminated or truncated:
                 obs, _ = env.reset()
             results.append((obs, reward, terminated, truncated))
-        obs, rewards, terminated, truncated = zip(*results, strict=True)
-        return VectorStep(
-            np.stack(obs),
-            np.array(rewards, dtype=np.float32),
-            np.array(terminated, dtype=bool),
-            np.array(truncated, dtype=bool),
-        )
+        return VectorStep.stack(results)
 
     def close(self) -> None:
         for env in self.envs:
@@ -258,13 +259,7 @@ class NativeVectorEnv(VectorEnv):
 
     def step(self, actions: np.ndarray) -> VectorStep:
         results = self._run([self._step(i, int(a)) for i, a in enumerate(actions)])
-        obs, rewards, terminated, truncated = zip(*results, strict=True)
-        return VectorStep(
-            np.stack(obs),
-            np.array(rewards, dtype=np.float32),
-            np.array(terminated, dtype=bool),
-            np.array(truncated, dtype=bool),
-        )
+        return VectorStep.stack(results)
 
     def close(self) -> None:
         for game in self._games:

@@ -14,7 +14,6 @@ is read in runs format and the runs of each game are pooled.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -23,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from iris_wm.errors import IrisError
+from iris_wm.games import game_key, match_game
 
 ATARI_100K_GAMES = (
     "Alien", "Amidar", "Assault", "Asterix", "BankHeist", "BattleZone", "Boxing", "Breakout",
@@ -78,22 +78,14 @@ class References:
         return list(self.human)
 
 
-def _name_key(name: str) -> str:
-    # 'MsPacmanNoFrameskip-v4', 'ALE/MsPacman-v5', 'ms_pacman' and 'MsPacman' share one key.
-    name = re.sub(r"-v\d+$", "", name.strip())
-    name = name.split("/")[-1].replace("NoFrameskip", "").replace("Deterministic", "")
-    return re.sub(r"[^0-9a-z]", "", name.lower())
-
-
 def canonical_game(name: object, known: list[str], where: str) -> str:
     """The spelling of ``name`` used in ``known`` (e.g. 'ms_pacman' -> 'MsPacman')."""
     if not isinstance(name, str):
         raise IrisError(f"{where}: game name {name!r} is not a string; use names like 'Breakout'")
-    by_key = {_name_key(game): game for game in known}
-    if _name_key(name) in by_key:
-        return by_key[_name_key(name)]
-    close = difflib.get_close_matches(_name_key(name), list(by_key), n=1, cutoff=0.6)
-    hint = f"did you mean '{by_key[close[0]]}'? " if close else ""
+    game, close = match_game(name, known, num_close=1)
+    if game is not None:
+        return game
+    hint = f"did you mean '{close[0]}'? " if close else ""
     raise IrisError(
         f"{where}: unknown game '{name}'; {hint}known games: {', '.join(known)} "
         "(for other games pass --human/--random reference files that include them)"
@@ -212,8 +204,8 @@ def _single_values(path: Path, games: list[str] | None) -> dict[str, float]:
         raise IrisError(f"{path}: a reference file must be an object {{game: [score]}}")
     if games is None:
         # Spell Atari 100k games our way, keep other games (Atari 57...) as the file spells them.
-        atari = {_name_key(game): game for game in ATARI_100K_GAMES}
-        games = [atari.get(_name_key(key), key) for key in data if isinstance(key, str)]
+        atari = {game_key(game): game for game in ATARI_100K_GAMES}
+        games = [atari.get(game_key(key), key) for key in data if isinstance(key, str)]
     return {game: runs[0] for game, runs in _parse_runs(data, str(path), games).items()}
 
 
