@@ -132,3 +132,12 @@ def test_a_corrupt_checkpoint_is_reported_on_resume_and_left_alone(finished_run,
     err = capsys.readouterr().err.strip()
     assert "corrupt or truncated" in err and len(err.splitlines()) == 1
     assert weights.read_bytes() == damaged and (run / "checkpoints" / "latest").read_text().strip() == "epoch_0004"
+
+
+def test_a_sweep_makes_one_run_folder_per_job(tmp_path):
+    overrides = [o for o in tiny_train_overrides(tmp_path, epochs=1) if not o.startswith("hydra.run.dir")]
+    assert main(["train", "-m", *overrides, "common.seed=0,1", f"hydra.sweep.dir={tmp_path}"]) == 0
+    for job in ("0", "1"):
+        assert (tmp_path / job / "checkpoints" / "latest").read_text().strip() == "epoch_0001"
+    seeds = [(tmp_path / job / "config" / "train.yaml").read_text() for job in ("0", "1")]
+    assert "seed: 0" in seeds[0] and "seed: 1" in seeds[1]

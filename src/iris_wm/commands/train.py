@@ -16,7 +16,8 @@ Every option is a key of the config (see src/iris_wm/training/config.py and conf
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, preset=NAME, -m")
+    parser.add_argument("-m", "--multirun", action="store_true", help="sweep: one run per combination of a,b values")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, preset=NAME")
 
 
 def train(config, run_dir: Path) -> None:
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.training.hydra_app import compose_config, launch
 
     sweep_flags = {"-m", "--multirun"}
-    compose_config([o for o in args.overrides if o not in sweep_flags])
-    launch(args.overrides, train)
+    overrides = [o for o in args.overrides if o not in sweep_flags]
+    compose_config(overrides)
+    multirun = args.multirun or len(overrides) < len(args.overrides)
+    launch((["--multirun"] if multirun else []) + overrides, train)
     return 0
