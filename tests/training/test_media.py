@@ -83,7 +83,9 @@ def test_episode_dir_keeps_the_newest_and_the_best(tmp_path):
     save(media, 7, 3.0)
     path = save(media, 6, 2.0)
     assert path == tmp_path / "episode_000006_epoch_001.mp4"
-    assert names(tmp_path, "episode_*") == ["episode_000006_epoch_001.mp4", "episode_000007_epoch_001.mp4"]
+    assert names(tmp_path, "episode_*.mp4") == ["episode_000006_epoch_001.mp4", "episode_000007_epoch_001.mp4"]
+    assert names(tmp_path, "episode_*.npz") == ["episode_000006_epoch_001.npz", "episode_000007_epoch_001.npz"]
+    assert Episode.load(tmp_path / "episode_000007_epoch_001.npz").rewards.sum() == 3.0  # the episode itself
     assert names(tmp_path, "best_*") == ["best_episode_000007_epoch_001_return_3.00.mp4"]
 
     restarted = EpisodeMediaDir(tmp_path, keep=2)
@@ -92,7 +94,8 @@ def test_episode_dir_keeps_the_newest_and_the_best(tmp_path):
     assert names(tmp_path, "best_*") == ["best_episode_000007_epoch_001_return_3.00.mp4"]
     save(restarted, 9, 4.25)
     assert names(tmp_path, "best_*") == ["best_episode_000009_epoch_001_return_4.25.mp4"]
-    assert names(tmp_path, "episode_*") == ["episode_000008_epoch_001.mp4", "episode_000009_epoch_001.mp4"]
+    assert names(tmp_path, "episode_*.mp4") == ["episode_000008_epoch_001.mp4", "episode_000009_epoch_001.mp4"]
+    assert names(tmp_path, "episode_*.npz") == ["episode_000008_epoch_001.npz", "episode_000009_epoch_001.npz"]
     assert len(iio.imread(tmp_path / names(tmp_path, "best_*")[0], plugin="FFMPEG")) == 2
 
 

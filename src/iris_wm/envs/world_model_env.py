@@ -40,6 +40,11 @@ class WorldModelEnv:
         self._restart_context(tokens)
         return self.tokenizer.decode_tokens(tokens)
 
+    @torch.no_grad()
+    def flush_context(self) -> None:
+        """Forget every frame but the current one, as ``step`` does when the context is full."""
+        self._restart_context(self.obs_tokens)
+
     def _restart_context(self, tokens: Tensor) -> None:
         self.kv_cache.reset()
         self.world_model(tokens, self.kv_cache)

@@ -94,7 +94,7 @@ def write_episode_video(
             canvas[: panel.height, big.shape[1] : big.shape[1] + panel.width] = panel.render(t, labels[t], rewards[t])
             yield canvas
 
-    atomic_write(path, lambda tmp: _encode_mp4(tmp, canvases(), (width, height), fps))
+    atomic_write(path, lambda tmp: encode_mp4(tmp, canvases(), (width, height), fps))
 
 
 def _round_up(size: int) -> int:
@@ -165,7 +165,8 @@ class _Panel:
         return x, bottom - (self.returns[t] - low) / span * (bottom - top)
 
 
-def _encode_mp4(path: Path, canvases, size: tuple[int, int], fps: int) -> None:
+def encode_mp4(path: Path, canvases, size: tuple[int, int], fps: int) -> None:
+    """Write (H, W, 3) uint8 canvases, all of ``size`` (W, H) in whole macro-blocks, as an MP4 at ``path``."""
     ffmpeg, codec = _ffmpeg()
     # The temporary file's suffix is not .mp4, so the container is named explicitly; veryfast
     # encodes ~1.5x faster than x264's default at the same size for these simple frames.
@@ -211,7 +212,8 @@ def _ffmpeg():
 class EpisodeMediaDir:
     """A folder of episode videos: the `keep` newest ids, plus the best episode seen so far.
 
-    Files are `episode_{id:06d}_epoch_{epoch:03d}.mp4`; when `keep` of them exist the smallest
+    Files are `episode_{id:06d}_epoch_{epoch:03d}.mp4`, each with the episode itself beside it as
+    `.npz` (for the episode browser of `iris play -e`); when `keep` of them exist the smallest
     id goes first. The best is `best_episode_{id:06d}_epoch_{epoch:03d}_return_{return:.2f}.mp4`:
     the return lives in the name so the record survives a restart with no second file to keep
     consistent. Returns compare at that 0.01 resolution. keep=0 disables the folder.
@@ -232,9 +234,11 @@ class EpisodeMediaDir:
         episodes = self._episodes()
         for stale in episodes[: max(0, len(episodes) - self.keep + 1)]:
             stale.unlink(missing_ok=True)
+            stale.with_suffix(".npz").unlink(missing_ok=True)
         name = f"episode_{episode_id:06d}_epoch_{epoch:03d}"
         path = self.directory / f"{name}.mp4"
         write_episode_video(path, episode.observations, episode.rewards, episode.actions, **video)
+        episode.save(path.with_suffix(".npz"))
         episode_return = round(float(np.sum(episode.rewards, dtype=np.float64)), 2)
         if self.best_return is None or episode_return > self.best_return:
             self._replace_best(path, f"best_{name}_return_{episode_return:.2f}.mp4")

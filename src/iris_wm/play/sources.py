@@ -1,0 +1,154 @@
+"""Frame sources that step by themselves: the agent in the real game, a person or the agent in the
+world model. Each gives a ``View`` per step; the app and the headless writer only draw them.
+
+A source has ``reset() -> View``, ``step(command) -> View``, a ``keymap`` (key name -> command)
+and ``moves_alone``: whether it steps every frame even when no key is pressed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.distributions import Categorical
+
+from iris_wm.agent import Agent
+from iris_wm.envs.atari import AtariConfig, make_atari
+from iris_wm.envs.world_model_env import WorldModelEnv
+from iris_wm.play.keymap import atari_keymap
+from iris_wm.play.view import View
+
+
+def to_tensor(frame: np.ndarray, device: torch.device) -> Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1], as the models take frames."""
+    return torch.tensor(frame, device=device).permute(2, 0, 1).unsqueeze(0).float().div(255)  # a copy: may be read-only
+
+
+def to_pixels(frames: Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    return frames[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class Policy:
+    """The actor-critic choosing one env's actions. It decides as soon as a frame arrives, so the
+    header can show the critic's value of the frame on screen; ``step`` then takes that action."""
+
+    def __init__(self, agent: Agent, temperature: float) -> None:
+        self.agent, self.temperature = agent, temperature
+        self.action, self.value = 0, 0.0
+
+    def reset(self) -> None:
+        self.agent.actor_critic.reset(1)
+
+    @torch.no_grad()
+    def decide(self, seen: Tensor) -> None:
+        """seen (1, 3, 64, 64) in [0, 1]: the frame as the policy sees it."""
+        out = self.agent.actor_critic(seen)
+        self.action = int(Categorical(logits=out.logits[0, -1] / self.temperature).sample())
+        self.value = float(out.values[0, -1, 0])
+
+
+class EpisodeCounter:
+    """Step count and return of the running episode, and the View fields they fill."""
+
+    def __init__(self, title: str, action_names: list[str]) -> None:
+        self.title, self.action_names = title, action_names
+        self.step, self.episode_return = 0, 0.0
+
+    def start(self, panels: list[tuple[str, np.ndarray]], extras: dict[str, str]) -> View:
+        self.step, self.episode_return = 0, 0.0
+        return View(panels, self.title, 0, "-", 0.0, 0.0, False, extras)
+
+    def advance(self, panels, action: int, reward: float, done: bool, extras: dict[str, str]) -> View:
+        self.step += 1
+        self.episode_return += reward
+        return View(panels, self.title, self.step, self.action_names[action], reward, self.episode_return,
+                     done, extras)
+
+
+class RealGameSource:
+    """The agent plays the real test game. With ``reconstruction`` three panels: the raw 210x160
+    frame, the 64x64 input and what the agent sees (by default the tokenizer's reconstruction)."""
+
+    keymap: dict[str, int] = {}
+    moves_alone = True
+
+    def __init__(self, agent: Agent, env_config: AtariConfig, action_names: list[str], seed: int,
+                 temperature: float, reconstruction: bool) -> None:
+        self.agent, self.reconstruction = agent, reconstruction
+        self.env = make_atari(env_config, seed)
+        self.policy = Policy(agent, temperature)
+        self.episode = EpisodeCounter(f"{env_config.id} · agent in the real game", action_names)
+
+    def reset(self) -> View:
+        obs, _ = self.env.reset()
+        self.policy.reset()
+        return self.episode.start(self._observe(obs), self._extras())
+
+    def step(self, command: object = None) -> View:
+        action = self.policy.action
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        return self.episode.advance(self._observe(obs), action, float(reward), terminated or truncated,
+                                    self._extras())
+
+    @torch.no_grad()
+    def _observe(self, obs: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        seen = self.agent.policy_input(to_tensor(obs, self.agent.device))
+        self.policy.decide(seen)
+        raw = self.env.unwrapped.original_obs
+        if not self.reconstruction:
+            return [("game", raw)]
+        return [(f"game {raw.shape[0]}x{raw.shape[1]}", raw), (f"input {obs.shape[0]}x{obs.shape[1]}", obs),
+                ("what the agent sees", to_pixels(seen))]
+
+    def _extras(self) -> dict[str, str]:
+        return {"value": f"{self.policy.value:.2f}"}
+
+
+class WorldModelSource:
+    """Imagination: a person (keys -> actions, NOOP when no key) or the agent acts inside the world
+    model. The real test game only supplies the first frame of each episode. The world model's
+    memory restarts from the current frame when its context is full, or every ``flush_every`` steps."""
+
+    moves_alone = True
+
+    def __init__(self, agent: Agent, env_config: AtariConfig, action_names: list[str], seed: int,
+                 policy: Policy | None, flush_every: int | None) -> None:
+        self.agent, self.policy, self.flush_every = agent, policy, flush_every
+        self.real = make_atari(env_config, seed)
+        self.imagination = WorldModelEnv(agent.tokenizer, agent.world_model)
+        self.keymap = {} if policy else atari_keymap(action_names)
+        who = "agent" if policy else "you"
+        self.episode = EpisodeCounter(f"{env_config.id} · {who} in the world model", action_names)
+
+    @property
+    def memory(self) -> int:
+        """Frames the world model remembers (its KV cache holds K tokens per frame and one per action)."""
+        return (self.imagination.kv_cache.size + 1) // (self.imagination.tokens_per_frame + 1)
+
+    def reset(self) -> View:
+        obs, _ = self.real.reset()
+        frames = self.imagination.reset_from_initial_observations(to_tensor(obs, self.agent.device))
+        if self.policy:
+            self.policy.reset()
+        return self.episode.start(self._observe(frames), self._extras())
+
+    def step(self, command: int | None = None) -> View:
+        action = self.policy.action if self.policy else (command or 0)
+        frames, rewards, ends = self.imagination.step(torch.tensor([action], device=self.agent.device))
+        if self.flush_every and self.memory > self.flush_every:
+            self.imagination.flush_context()
+        return self.episode.advance(self._observe(frames), action, float(rewards[0]), bool(ends[0]),
+                                    self._extras())
+
+    def _observe(self, frames: Tensor) -> list[tuple[str, np.ndarray]]:
+        if self.policy:
+            self.policy.decide(frames)  # imagined frames are decoded tokens already: as in training
+        return [("imagined", to_pixels(frames))]
+
+    def _extras(self) -> dict[str, str]:
+        limit = self.imagination.world_model.config.max_blocks
+        if self.flush_every:
+            limit = min(limit, self.flush_every)
+        extras = {"memory": f"{self.memory}/{limit} frames"}
+        return extras | ({"value": f"{self.policy.value:.2f}"} if self.policy else {})
