@@ -43,11 +43,14 @@ class Collector:
         self.truncation_is_end = truncation_is_end
         self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
         self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
+        self.seeded = False
         self.episode_ids: list[int | None] = [None] * env.num_envs  # dataset id of each unfinished episode
 
-    def start_fresh(self, seed: int) -> None:
-        """Reset every env; unfinished episodes are left as they are in the dataset."""
-        self.observations = self.env.reset(seed=seed)
+    def start_fresh(self) -> None:
+        """Reset every env (seeded the first time; later resets continue the envs' random streams, so
+        that successive evaluations see different no-op starts). Unfinished episodes stay as they are."""
+        self.observations = self.env.reset(seed=None if self.seeded else self.seed)
+        self.seeded = True
         self.episode_ids = [None] * self.env.num_envs
 
     @torch.no_grad()
@@ -55,7 +58,7 @@ class Collector:
         if (config.num_steps is None) == (config.num_episodes is None):
             raise ValueError("give exactly one of num_steps and num_episodes")
         if self.observations is None:
-            self.start_fresh(self.seed)
+            self.start_fresh()
         n = self.env.num_envs
         self._reset_policy_state(agent, config.burn_in)
         buffers = [EpisodeBuffer() for _ in range(n)]

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+import iris_wm
+from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.training.collector import Collector, episode_quota
+from iris_wm.training.config import CollectionConfig
+from tests.factories import tiny_iris_config
+
+pytest.importorskip("ale_py")
+from iris_wm.envs.atari import AtariConfig  # noqa: E402
+from iris_wm.envs.vector import make_vector_env  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def agent():
+    return iris_wm.create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config()).eval()
+
+
+def collector_for(num_envs: int, dataset: EpisodeDataset, **env) -> Collector:
+    config = AtariConfig(id="Breakout", **{"max_episode_steps": 120, "noop_max": 30, **env})
+    return Collector(make_vector_env(config, num_envs, seed=3), dataset, np.random.default_rng(0), seed=3)
+
+
+def test_step_collection_continues_unfinished_episodes_across_calls(agent, tmp_path):
+    dataset = EpisodeDataset(tmp_path / "train", "train_dataset")
+    collector = collector_for(1, dataset, max_episode_steps=4000, done_on_life_loss=False)
+    config = CollectionConfig(num_steps=20, epsilon=0.0, burn_in=4)
+    collector.collect(agent, config, epoch=1)
+    assert dataset.num_steps == 20 and dataset.num_episodes == 1 and not dataset.get_episode(0).finished
+    collector.collect(agent, config, epoch=2)  # the same episode goes on (burn-in from its last frames)
+    assert dataset.num_steps == 40 and dataset.num_episodes == 1
+    assert EpisodeDataset.load(tmp_path / "train", "train").num_steps == 40  # and it is on disk
+
+
+def test_episode_collection_gives_every_env_its_quota(agent):
+    dataset = EpisodeDataset(None, "test_dataset")
+    metrics = collector_for(2, dataset).collect(agent, CollectionConfig(num_steps=None, num_episodes=3, epsilon=0.0,
+                                                                        temperature=0.5), epoch=1)
+    assert dataset.num_episodes == 3 and all(dataset.get_episode(i).finished for i in dataset.episode_ids)
+    assert metrics["test_dataset/episodes_finished"] == 3
+    assert list(episode_quota(100, 8)) == [13] * 4 + [12] * 4
+
+
+def test_successive_evaluations_do_not_replay_the_same_starts(agent):
+    dataset = EpisodeDataset(None, "test_dataset")
+    collector = collector_for(1, dataset)
+    config = CollectionConfig(num_steps=None, num_episodes=1, epsilon=0.0, temperature=0.5)
+    first_frames = []
+    for epoch in (1, 2, 3):
+        dataset.clear()
+        collector.collect(agent, config, epoch)
+        first_frames.append(dataset.get_episode(dataset.episode_ids[0]).observations[0])
+    # no-op starts of 1..30 frames: three equal first frames would mean the same seed every time
+    assert not (np.array_equal(first_frames[0], first_frames[1]) and np.array_equal(first_frames[1], first_frames[2]))
