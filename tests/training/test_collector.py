@@ -9,7 +9,7 @@ from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
 from iris_wm.envs.atari import AtariConfig  # noqa: E402
-from iris_wm.envs.vector import make_vector_env  # noqa: E402
+from iris_wm.envs.vector import PythonVectorEnv, make_vector_env  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +42,21 @@ def test_episode_collection_gives_every_env_its_quota(agent):
     assert list(episode_quota(100, 8)) == [13] * 4 + [12] * 4
 
 
-def test_successive_evaluations_do_not_replay_the_same_starts(agent):
+def test_envs_are_seeded_once_so_successive_evaluations_differ(agent):
+    """Later resets continue the envs' random streams (the vector env tests show that seed=None
+    does): the collector must pass the seed on its first reset only."""
+
+    class SeedRecordingEnv(PythonVectorEnv):
+        def reset(self, seed=None):
+            self.seeds.append(seed)
+            return super().reset(seed)
+
+    env = SeedRecordingEnv(AtariConfig(id="Breakout", max_episode_steps=120), num_envs=1, seed=3)
+    env.seeds = []
     dataset = EpisodeDataset(None, "test_dataset")
-    collector = collector_for(1, dataset)
+    collector = Collector(env, dataset, np.random.default_rng(0), seed=3)
     config = CollectionConfig(num_steps=None, num_episodes=1, epsilon=0.0, temperature=0.5)
-    first_frames = []
     for epoch in (1, 2, 3):
         dataset.clear()
         collector.collect(agent, config, epoch)
-        first_frames.append(dataset.get_episode(dataset.episode_ids[0]).observations[0])
-    # no-op starts of 1..30 frames: three equal first frames would mean the same seed every time
-    assert not (np.array_equal(first_frames[0], first_frames[1]) and np.array_equal(first_frames[1], first_frames[2]))
+    assert env.seeds == [3, None, None]
