@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Categorical
 
 from iris_wm.config import build_config
 from iris_wm.devices import resolve_device
 from iris_wm.errors import IrisError
 from iris_wm.models.actor_critic import ActorCritic, ActorCriticConfig
+from iris_wm.models.distributions import sample
 from iris_wm.models.tokenizer import Tokenizer, TokenizerConfig
 from iris_wm.models.transformer import TransformerConfig
 from iris_wm.models.world_model import WorldModel
@@ -61,7 +61,7 @@ class Agent(nn.Module):
     def act(self, obs: Tensor, should_sample: bool = True, temperature: float = 1.0) -> Tensor:
         """obs (N, 3, H, W) in [0, 1] -> actions (N,) int64. Advances the actor-critic's LSTM state."""
         logits = self.actor_critic(self.policy_input(obs)).logits[:, -1] / temperature  # (N, A)
-        return Categorical(logits=logits).sample() if should_sample else logits.argmax(dim=-1)
+        return sample(logits) if should_sample else logits.argmax(dim=-1)
 
 
 def build_iris(config: IRISConfig, num_actions: int) -> Agent:

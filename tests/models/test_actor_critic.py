@@ -163,13 +163,14 @@ def test_masked_forward_keeps_bptt_through_state():
     assert model.conv1.weight.grad is not None
 
 
-def test_reset_clear_prune(model):
+def test_reset_clear_reset_rows(model):
     model.reset(3, frames(3, 2), torch.ones(3, 2, dtype=torch.bool))
-    hx = model.hx.clone()
-    keep = torch.tensor([True, False, True])
-    model.prune(keep)
-    torch.testing.assert_close(model.hx, hx[keep])
-    assert model.cx.shape == (2, 512)
+    hx, cx = model.hx.clone(), model.cx.clone()
+    restarted = torch.tensor([False, True, False])  # env 1's episode ended: its row starts again
+    model.reset_rows(restarted)
+    assert torch.count_nonzero(model.hx[1]) == 0 and torch.count_nonzero(model.cx[1]) == 0
+    torch.testing.assert_close(model.hx[~restarted], hx[~restarted])
+    torch.testing.assert_close(model.cx[~restarted], cx[~restarted])
 
     model.clear()
     assert model.hx is None and model.cx is None

@@ -64,19 +64,6 @@ def test_loss_matches_next_token_cross_entropy_computed_position_by_position():
     assert set(losses.terms) == {"loss_obs", "loss_rewards", "loss_ends"}
 
 
-def test_given_tokens_skip_the_tokenizer_and_give_the_same_loss():
-    config = TransformerConfig(max_blocks=2, num_layers=1, num_heads=2, embed_dim=16, embed_pdrop=0.0,
-                               resid_pdrop=0.0, attn_pdrop=0.0)
-    world_model = WorldModel(FixedTokens.vocab, num_actions=3, config=config)
-    batch = Batch(observations=torch.full((2, 2, 3, 64, 64), 2 / 255), actions=torch.ones(2, 2, dtype=torch.long),
-                  rewards=torch.zeros(2, 2), ends=torch.zeros(2, 2, dtype=torch.long),
-                  mask_padding=torch.ones(2, 2, dtype=torch.bool))
-    tokens = FixedTokens().encode(batch.observations).tokens
-    with_tokenizer = world_model.compute_loss(batch, FixedTokens())
-    with_tokens = world_model.compute_loss(batch, tokenizer=None, obs_tokens=tokens)
-    torch.testing.assert_close(with_tokenizer.total, with_tokens.total)
-
-
 def test_paper_world_model_parameter_count():
     for num_actions, expected in [(4, 8_447_493), (18, 8_451_077)]:  # spec §3.8
         assert sum(p.numel() for p in WorldModel(512, num_actions).parameters()) == expected

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.distributions import Categorical
 
+from iris_wm.models.distributions import sample
 from iris_wm.models.tokenizer import Tokenizer
 from iris_wm.models.world_model import WorldModel
-
-
-def sample(logits: Tensor) -> Tensor:
-    """logits (B, n) -> (B,) sampled indices, temperature 1, no top-k (as the original)."""
-    return Categorical(logits=logits).sample()
 
 
 class WorldModelEnv:

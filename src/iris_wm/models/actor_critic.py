@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.distributions import Categorical
 
 from iris_wm.data.batch import Batch
 from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.errors import IrisError
+from iris_wm.models.distributions import categorical, sample
 from iris_wm.models.losses import Losses
 from iris_wm.models.tokenizer import Tokenizer
 from iris_wm.models.world_model import WorldModel
@@ -118,10 +118,6 @@ class ActorCritic(nn.Module):
         keep = ~rows.unsqueeze(1)  # (N, 1)
         self.hx, self.cx = self.hx * keep, self.cx * keep
 
-    def prune(self, mask: Tensor) -> None:
-        """Keep the rows selected by mask ((N,) bool), e.g. the envs still running."""
-        self.hx, self.cx = self.hx[mask], self.cx[mask]
-
     def encode(self, obs: Tensor) -> Tensor:
         """(N, 3, 64, 64) in [0, 1] -> (N, 1024) features."""
         x = obs * 2 - 1
@@ -166,7 +162,7 @@ class ActorCritic(nn.Module):
                                                           "rewards", "ends")}
         for k in range(horizon):
             out = self(frames)
-            actions = Categorical(logits=out.logits[:, 0]).sample()
+            actions = sample(out.logits[:, 0])
             steps["observations"].append(frames.mul(255).byte())
             frames_next, rewards, ends = env.step(actions, should_predict_next_obs=k < horizon - 1)
             for name, value in (("actions", actions), ("logits", out.logits[:, 0]), ("values", out.values[:, 0, 0]),
@@ -190,7 +186,7 @@ class ActorCritic(nn.Module):
             outputs.rewards, outputs.values, outputs.ends, loss_config.gamma, loss_config.lambda_
         )[:, :-1]  # (B, H-1), no grad
         values = outputs.values[:, :-1]  # (B, H-1)
-        policy = Categorical(logits=outputs.logits[:, :-1])  # batch shape (B, H-1)
+        policy = categorical(outputs.logits[:, :-1])  # batch shape (B, H-1)
         log_probs = policy.log_prob(outputs.actions[:, :-1])  # (B, H-1)
 
         advantages = returns - values.detach()  # the policy term must not train the critic

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
-from torch.distributions import Categorical
 
 from iris_wm.agent import Agent
 from iris_wm.envs.atari import AtariConfig, make_atari
 from iris_wm.envs.world_model_env import WorldModelEnv
+from iris_wm.models.distributions import sample
 from iris_wm.play.keymap import atari_keymap
 from iris_wm.play.view import View
 
@@ -44,7 +44,7 @@ class Policy:
     def decide(self, seen: Tensor) -> None:
         """seen (1, 3, 64, 64) in [0, 1]: the frame as the policy sees it."""
         out = self.agent.actor_critic(seen)
-        self.action = int(Categorical(logits=out.logits[0, -1] / self.temperature).sample())
+        self.action = int(sample(out.logits[0, -1] / self.temperature))
         self.value = float(out.values[0, -1, 0])
 
 

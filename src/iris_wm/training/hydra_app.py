@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from iris_wm.config import describe_config_error
+from iris_wm.data.sampling import WEIGHTINGS
 from iris_wm.errors import IrisError
 from iris_wm.training.config import TrainConfig
 
@@ -53,8 +54,9 @@ def check_consistency(config: TrainConfig) -> None:
     if horizon > blocks:
         raise IrisError(f"training.actor_critic_loss.imagine_horizon={horizon} exceeds the world model's context "
                         f"(agent.world_model.max_blocks={blocks}); lower the horizon or raise max_blocks")
-    if config.training.sampling_weighting not in ("episode", "step"):
-        raise IrisError(f"training.sampling_weighting={config.training.sampling_weighting!r}: use episode or step")
+    if config.training.sampling_weighting not in WEIGHTINGS:
+        raise IrisError(f"training.sampling_weighting={config.training.sampling_weighting!r}: use one of "
+                        f"{', '.join(WEIGHTINGS)}")
 
 
 def first_combination(overrides: list[str]) -> list[str]:
