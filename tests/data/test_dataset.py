@@ -243,3 +243,20 @@ def test_a_kill_9_while_saving_loses_no_saved_episode_and_leaves_no_corrupt_file
     assert set(saved) <= set(loaded.episode_ids)
     assert all(len(loaded.get_episode(i)) == saved[i] and loaded.get_episode(i).finished for i in saved)
     assert isinstance(loaded.get_episode(0), Episode)
+
+
+@pytest.mark.parametrize("from_start", [True, False])
+def test_sampled_frame_ids_name_the_stored_frames(from_start):
+    data = EpisodeDataset(None, "test")
+    for n, length in enumerate((3, 9, 5)):
+        data.add_episode(make_episode(length, marker=n + 1))
+    batch = data.sample_batch(16, 6, np.random.default_rng(0), sample_from_start=from_start)
+    ids = batch.frame_ids
+    assert ids.shape == (16, 6) and ids.dtype == torch.int64
+    assert torch.equal(ids == -1, ~batch.mask_padding)
+    for (b, t), frame_id in zip(batch.mask_padding.nonzero().tolist(), ids[batch.mask_padding].tolist(), strict=True):
+        episode = data.get_episode(frame_id >> 32)
+        step = frame_id & 0xFFFFFFFF
+        assert batch.actions[b, t] == episode.actions[step]
+        assert np.array_equal(batch.observations[b, t].numpy(), episode.observations[step])
+    assert batch.to("cpu").frame_ids is ids  # stays on the host through .to

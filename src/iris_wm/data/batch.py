@@ -17,12 +17,16 @@ class Batch:
     rewards: Tensor  # (B, T) float32, raw env rewards
     ends: Tensor  # (B, T) int64 in {0, 1}: episode ended after this step's action
     mask_padding: Tensor  # (B, T) bool: False on padding steps
+    # (B, T) int64 on the host: which stored frame each step is (``frame_id``), -1 on padding; set
+    # by dataset sampling so that per-epoch caches can recognise frames they have already seen.
+    frame_ids: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        moved = {f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)}
+        moved = {f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)
+                 if f.name != "frame_ids"}
         if moved["observations"].dtype == torch.uint8:
             moved["observations"] = moved["observations"].float().div_(255)
-        return Batch(**moved)
+        return Batch(**moved, frame_ids=self.frame_ids)
 
     @property
     def batch_size(self) -> int:

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from iris_wm.data.batch import Batch
 from iris_wm.data.episode import Episode
-from iris_wm.data.sampling import choose_segments, collate, traverse
+from iris_wm.data.sampling import choose_segments, collate, frame_ids, traverse
 from iris_wm.errors import IrisError
 
 # Temp files of interrupted writes start with "." and end with ".tmp", so they never match.
@@ -159,8 +160,12 @@ class EpisodeDataset:
         episodes = list(self._episodes.values())
         lengths = np.fromiter(map(len, episodes), dtype=np.int64, count=len(episodes))  # (N,)
         indices, starts = choose_segments(lengths, batch_size, sequence_length, rng, sample_from_start, weighting)
-        return collate([(episodes[i], start) for i, start in zip(indices.tolist(), starts.tolist(), strict=True)],
-                       sequence_length)
+        batch = collate([(episodes[i], start) for i, start in zip(indices.tolist(), starts.tolist(), strict=True)],
+                        sequence_length)
+        episode_ids = np.array(list(self._episodes), dtype=np.int64)[indices]
+        batch.frame_ids = torch.from_numpy(frame_ids(episode_ids, starts, sequence_length,
+                                                     batch.mask_padding.numpy()))
+        return batch
 
     def traverse(self, batch_size: int, chunk_size: int) -> Iterator[Batch]:
         """Evaluation pass over every stored step once, episode by episode (spec §7.2)."""

@@ -36,6 +36,13 @@ def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, 
     return indices, starts
 
 
+def frame_ids(episode_ids: np.ndarray, starts: np.ndarray, length: int, mask_padding: np.ndarray) -> np.ndarray:
+    """(B, L) int64 identifiers of the frames of segments (episode ``episode_ids[i]``, steps
+    ``starts[i]..+length``): episode id in the high 32 bits, step in the low ones; -1 on padding."""
+    steps = starts[:, None] + np.arange(length)  # (B, L)
+    return np.where(mask_padding, (episode_ids[:, None].astype(np.int64) << 32) | steps, -1)
+
+
 def collate(pieces: Sequence[tuple[Episode, int]], length: int) -> Batch:
     """Stack the ``length``-step segments starting at each (episode, start) into a (B, L) batch."""
     out = Segment.padding((len(pieces), length), pieces[0][0].frame_shape)

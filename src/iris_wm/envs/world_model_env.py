@@ -7,6 +7,8 @@ Rewards and ends stay on the device; nothing in the loop waits for the host.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -16,8 +18,10 @@ from iris_wm.models.world_model import WorldModel
 
 
 class WorldModelEnv:
-    def __init__(self, tokenizer: Tokenizer, world_model: WorldModel) -> None:
+    def __init__(self, tokenizer: Tokenizer, world_model: WorldModel,
+                 sampler: Callable[[Tensor], Tensor] = sample) -> None:
         self.tokenizer, self.world_model = tokenizer.eval(), world_model.eval()
+        self.sampler = sampler  # logits (B, n) -> (B,) indices
         self.kv_cache = None
         self.obs_tokens: Tensor | None = None  # (B, K) tokens of the current frame
 
@@ -30,10 +34,15 @@ class WorldModelEnv:
         """observations (B, 3, H, W) in [0, 1] -> the frames as the world model sees them: their
         reconstruction through the tokenizer (B, 3, H, W) in [0, 1]."""
         tokens = self.tokenizer.encode(observations, should_preprocess=True).tokens  # (B, K)
+        self.reset_from_tokens(tokens)
+        return self.tokenizer.decode_tokens(tokens)
+
+    @torch.no_grad()
+    def reset_from_tokens(self, tokens: Tensor) -> None:
+        """Start every row's context from one frame given as tokens (B, K)."""
         if self.kv_cache is None or self.kv_cache.batch_size != tokens.shape[0]:
             self.kv_cache = self.world_model.new_kv_cache(tokens.shape[0])
         self._restart_context(tokens)
-        return self.tokenizer.decode_tokens(tokens)
 
     @torch.no_grad()
     def flush_context(self) -> None:
@@ -55,13 +64,13 @@ class WorldModelEnv:
             # never reached by the 20-step rollouts of training, spec §4).
             self._restart_context(self.obs_tokens)
         out = self.world_model(actions.unsqueeze(1), self.kv_cache)
-        rewards = sample(out.logits_rewards[:, -1]).float() - 1
-        ends = sample(out.logits_ends[:, -1]).bool()
+        rewards = self.sampler(out.logits_rewards[:, -1]).float() - 1
+        ends = self.sampler(out.logits_ends[:, -1]).bool()
         if not should_predict_next_obs:
             return None, rewards, ends
         tokens = []
         for _ in range(self.tokens_per_frame):
-            tokens.append(sample(out.logits_observations[:, -1]))
+            tokens.append(self.sampler(out.logits_observations[:, -1]))
             out = self.world_model(tokens[-1].unsqueeze(1), self.kv_cache)  # the last pass fills the cache only
         self.obs_tokens = torch.stack(tokens, dim=1)  # (B, K)
         return self.tokenizer.decode_tokens(self.obs_tokens), rewards, ends

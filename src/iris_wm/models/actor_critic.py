@@ -18,8 +18,6 @@ from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.errors import IrisError
 from iris_wm.models.distributions import categorical, sample
 from iris_wm.models.losses import Losses
-from iris_wm.models.tokenizer import Tokenizer
-from iris_wm.models.world_model import WorldModel
 from iris_wm.training.returns import compute_lambda_returns
 
 FRAME_SIZE = 64  # frames are (3, 64, 64); four 2x max-pools leave 4x4
@@ -144,20 +142,25 @@ class ActorCritic(nn.Module):
         values = self.critic_linear(hx).unsqueeze(1)  # (N, 1, 1)
         return ActorCriticOutput(logits, values)
 
-    def imagine(self, batch: Batch, tokenizer: Tokenizer, world_model: WorldModel, horizon: int) -> ImagineOutput:
+    def imagine(self, batch: Batch, env: WorldModelEnv, horizon: int, tokens: Tensor | None = None,
+                reconstructions: Tensor | None = None) -> ImagineOutput:
         """Roll the policy out for ``horizon`` steps inside the world model (spec §5.3).
 
         batch.observations (B, 1 + burn_in, 3, H, W) in [0, 1]: the burn-in frames, then the real
         frame imagination starts from; the policy sees both through the tokenizer, as it sees
-        imagined frames. Gradients flow through the actor-critic only.
+        imagined frames. ``tokens`` (B, 1 + burn_in, K) and ``reconstructions`` (like the frames)
+        are what the tokenizer makes of them, computed here unless a cache supplies them.
+        Gradients flow through the actor-critic only.
         """
         if self.config.use_original_obs:
             raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination (spec §5.6)")
-        observations, mask = batch.observations, batch.mask_padding
-        burnin = tokenizer.encode_decode(observations[:, :-1], should_preprocess=True, should_postprocess=True)
-        self.reset(observations.size(0), burnin.clamp(0, 1), mask[:, :-1])
-        env = WorldModelEnv(tokenizer, world_model)
-        frames = env.reset_from_initial_observations(observations[:, -1])
+        if tokens is None:
+            tokens = env.tokenizer.encode(batch.observations, should_preprocess=True).tokens
+        if reconstructions is None:
+            reconstructions = env.tokenizer.decode_tokens(tokens)
+        self.reset(batch.batch_size, reconstructions[:, :-1], batch.mask_padding[:, :-1])
+        env.reset_from_tokens(tokens[:, -1])
+        frames = reconstructions[:, -1]
         steps: dict[str, list[Tensor]] = {k: [] for k in ("observations", "actions", "logits", "values",
                                                           "rewards", "ends")}
         for k in range(horizon):
@@ -172,9 +175,9 @@ class ActorCritic(nn.Module):
         self.clear()
         return ImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
-    def compute_loss(self, batch: Batch, tokenizer: Tokenizer, world_model: WorldModel,
-                     loss_config: ActorCriticLossConfig) -> Losses:
-        outputs = self.imagine(batch, tokenizer, world_model, loss_config.imagine_horizon)
+    def compute_loss(self, batch: Batch, env: WorldModelEnv, loss_config: ActorCriticLossConfig,
+                     tokens: Tensor | None = None, reconstructions: Tensor | None = None) -> Losses:
+        outputs = self.imagine(batch, env, loss_config.imagine_horizon, tokens, reconstructions)
         return self.loss_from_imagination(outputs, loss_config)
 
     def loss_from_imagination(self, outputs: ImagineOutput, loss_config: ActorCriticLossConfig) -> Losses:

@@ -70,6 +70,10 @@ class TrainingConfig:
     # Time-limit truncations stored as episode ends (the original, spec §17 item 3); false stores
     # them as unfinished so the world model does not learn to predict ends there.
     truncation_is_end: bool = True
+    # Per-epoch caches of the frozen tokenizer's tokens and reconstructions of sampled real frames
+    # (the same numbers, less work); reconstructions take 48 KiB per frame, kept up to this size.
+    cache_tokens: bool = True
+    cache_reconstructions_gib: float = 4.0
     tokenizer: ComponentTraining = field(default_factory=lambda: ComponentTraining(
         batch_num_samples=256, start_after_epochs=5))
     world_model: ComponentTraining = field(default_factory=lambda: ComponentTraining(

@@ -15,6 +15,7 @@ from iris_wm.agent import Agent
 from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.models.losses import Losses
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
@@ -54,8 +55,8 @@ class Evaluator:
         c = self.config.training
         batch = self.dataset.sample_batch(c.actor_critic.batch_num_samples, 1 + c.actor_critic_loss.burn_in,
                                           self.rng, sample_from_start=False)
-        out = self.agent.actor_critic.imagine(batch.to(self.agent.device), self.agent.tokenizer,
-                                              self.agent.world_model, c.actor_critic_loss.imagine_horizon)
+        env = WorldModelEnv(self.agent.tokenizer, self.agent.world_model)
+        out = self.agent.actor_critic.imagine(batch.to(self.agent.device), env, c.actor_critic_loss.imagine_horizon)
         episodes = [Episode(observations=out.observations[i].cpu().numpy(), actions=out.actions[i].cpu().numpy(),
                             rewards=out.rewards[i].cpu().numpy(), ends=out.ends[i].long().cpu().numpy())
                     for i in range(out.actions.shape[0])]

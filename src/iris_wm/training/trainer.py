@@ -19,10 +19,12 @@ from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.devices import resolve_device
 from iris_wm.envs.vector import make_vector_env
+from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.models.losses import Losses
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import ComponentTraining, TrainConfig
 from iris_wm.training.evaluation import Evaluator
+from iris_wm.training.frame_cache import FrameCache
 from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
@@ -42,6 +44,8 @@ class Trainer:
         self.train_env = make_vector_env(config.env.train, config.collection.train.num_envs, config.common.seed)
         self.test_env = make_vector_env(config.env.test, config.collection.test.num_envs, config.common.seed + 10_000)
         self.agent = create_model("iris", self.train_env.num_actions, self.device, config.agent)
+        # Kept across steps so that its KV cache is allocated once.
+        self.imagination_env = WorldModelEnv(self.agent.tokenizer, self.agent.world_model)
         self.optimizers = {name: make_optimizer(getattr(self.agent, name), config.training.learning_rate,
                                                 getattr(config.training, name).weight_decay) for name in COMPONENTS}
         checkpoints = self.run_dir / "checkpoints"
@@ -115,13 +119,22 @@ class Trainer:
         c = self.config.training
         self.agent.train()
         agent = self.agent
+        # Filled lazily during the world-model and actor-critic phases, after the tokenizer's.
+        cache = FrameCache(agent.tokenizer, c.cache_reconstructions_gib * 2**30) if c.cache_tokens else None
+
+        def world_model_loss(batch: Batch) -> Losses:
+            tokens = cache.tokens(batch) if cache else None
+            return agent.world_model.compute_loss(batch, agent.tokenizer, tokens)
+
+        def actor_critic_loss(batch: Batch) -> Losses:
+            tokens = cache.tokens(batch) if cache else None
+            reconstructions = cache.reconstructions(batch, tokens) if cache else None
+            return agent.actor_critic.compute_loss(batch, self.imagination_env, c.actor_critic_loss, tokens, reconstructions)
+
         phases = {
-            "tokenizer": (lambda b: agent.tokenizer.compute_loss(b), 1, True),
-            "world_model": (lambda b: agent.world_model.compute_loss(b, agent.tokenizer),
-                            agent.world_model.config.max_blocks, True),
-            "actor_critic": (lambda b: agent.actor_critic.compute_loss(b, agent.tokenizer, agent.world_model,
-                                                                        c.actor_critic_loss),
-                             1 + c.actor_critic_loss.burn_in, False),
+            "tokenizer": (agent.tokenizer.compute_loss, 1, True),
+            "world_model": (world_model_loss, agent.world_model.config.max_blocks, True),
+            "actor_critic": (actor_critic_loss, 1 + c.actor_critic_loss.burn_in, False),
         }
         metrics: dict[str, torch.Tensor] = {}
         for name, (loss_fn, sequence_length, from_start) in phases.items():

@@ -1,0 +1,94 @@
+"""Per-epoch caches of what the frozen tokenizer makes of real frames (``../DESIGN.md``, "Where the
+time goes").
+
+Within an epoch the tokenizer trains first and is then frozen, while the world-model and
+actor-critic phases sample the same stored frames many times over (64 x 20 frames per step, 200
+steps, from a dataset of at most 100k frames). Each frame's tokens and reconstruction are therefore
+computed the first time it is sampled and looked up afterwards: the same numbers as recomputing
+them, a fraction of the work. A cache lives for one epoch; the trainer makes a new one after the
+tokenizer phase.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from iris_wm.data.batch import Batch
+from iris_wm.models.tokenizer import Tokenizer
+
+PADDING_ID = -1  # padding steps are all-zero frames: one entry serves them all
+
+
+class FrameTable:
+    """Rows of per-frame values keyed by frame id, stored in one device tensor grown by doubling
+    up to ``max_rows``; frames past that are computed every time instead of stored."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.rows: dict[int, int] = {}
+        self.storage: Tensor | None = None  # (capacity, ...)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def lookup(self, ids: list[int], frames: Tensor, compute) -> Tensor:
+        """ids (N,) of frames (N, ...) -> compute(frames) (N, ...), computing only unseen frames."""
+        unseen: dict[int, int] = {}  # id -> first position, in order
+        for position, frame_id in enumerate(ids):
+            if frame_id not in self.rows and frame_id not in unseen:
+                unseen[frame_id] = position
+        if unseen:
+            values = compute(frames[list(unseen.values())])
+            if len(self.rows) + len(unseen) > self.max_rows:  # full: these are not kept
+                return self._gather_with(ids, dict(zip(unseen, values, strict=True)))
+            self._store(list(unseen), values)
+        return self.storage[[self.rows[i] for i in ids]]
+
+    def _store(self, ids: list[int], values: Tensor) -> None:
+        first = len(self.rows)
+        needed = first + len(ids)
+        if self.storage is None or needed > self.storage.shape[0]:
+            capacity = min(self.max_rows, max(needed, 2 * (0 if self.storage is None else self.storage.shape[0])))
+            grown = values.new_empty((capacity, *values.shape[1:]))
+            if self.storage is not None:
+                grown[:first] = self.storage[:first]
+            self.storage = grown
+        self.storage[first:needed] = values
+        self.rows.update((frame_id, first + k) for k, frame_id in enumerate(ids))
+
+    def _gather_with(self, ids: list[int], fresh: dict[int, Tensor]) -> Tensor:
+        return torch.stack([fresh[i] if i in fresh else self.storage[self.rows[i]] for i in ids])
+
+
+class FrameCache:
+    """Tokens and reconstructions of a dataset's frames under one frozen tokenizer."""
+
+    def __init__(self, tokenizer: Tokenizer, max_reconstruction_bytes: float) -> None:
+        self.tokenizer = tokenizer
+        ae = tokenizer.config.autoencoder
+        frame_bytes = ae.in_channels * ae.resolution**2 * 4  # float32
+        self.tokens_table = FrameTable(max_rows=2**62)  # 16 int64 per frame: never the limit
+        self.reconstructions_table = FrameTable(max_rows=int(max_reconstruction_bytes // frame_bytes))
+
+    @staticmethod
+    def _ids(batch: Batch) -> list[int]:
+        assert batch.frame_ids is not None, "the batch carries no frame ids: sample it from an EpisodeDataset"
+        return batch.frame_ids.flatten().tolist()
+
+    @torch.no_grad()
+    def tokens(self, batch: Batch) -> Tensor:
+        """(B, T, K) tokens of batch.observations ((B, T, 3, H, W) in [0, 1] on the device)."""
+        frames = batch.observations.flatten(0, 1)
+        tokens = self.tokens_table.lookup(
+            self._ids(batch), frames, lambda x: self.tokenizer.encode(x, should_preprocess=True).tokens)
+        return tokens.view(*batch.observations.shape[:2], -1)
+
+    @torch.no_grad()
+    def reconstructions(self, batch: Batch, tokens: Tensor) -> Tensor:
+        """(B, T, 3, H, W) in [0, 1]: the frames decoded from their ``tokens`` (B, T, K), as the
+        actor-critic sees real frames."""
+        ids = self._ids(batch)
+        # Decoding needs only the tokens: they stand in for the frames being looked up.
+        decoded = self.reconstructions_table.lookup(ids, tokens.flatten(0, 1), self.tokenizer.decode_tokens)
+        return decoded.view(*tokens.shape[:2], *decoded.shape[1:])
