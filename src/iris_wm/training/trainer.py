@@ -129,7 +129,8 @@ class Trainer:
         def actor_critic_loss(batch: Batch) -> Losses:
             tokens = cache.tokens(batch) if cache else None
             reconstructions = cache.reconstructions(batch, tokens) if cache else None
-            return agent.actor_critic.compute_loss(batch, self.imagination_env, c.actor_critic_loss, tokens, reconstructions)
+            return agent.actor_critic.compute_loss(batch, self.imagination_env, c.actor_critic_loss, tokens,
+                                                   reconstructions)
 
         phases = {
             "tokenizer": (agent.tokenizer.compute_loss, 1, True),
