@@ -1,0 +1,399 @@
+"""Speed of every training phase, through the plain eager reference path and the optimised path.
+
+    python benchmarks/speed.py [--sizes paper cpu-smoke] [--threads 2] [--repeats 3] [--warmup 1]
+                               [--batch-divisor N] [--only imagination ...] [--json out.json]
+
+Each measurement is timed ``repeats`` times after ``warmup`` untimed runs; the table shows the
+median, the spread (min-max) and, for every path, its speed-up over the reference path measured in
+the same run. Sizes: ``paper`` (the paper's networks and batches) and ``cpu-smoke`` (the preset's).
+``--batch-divisor`` divides the paper's batch sizes (the networks keep their size), for CPUs where a
+paper-size batch takes minutes; the table states the batch sizes used.
+
+Paths (see ``benchmarks/reference_path.py`` for the reference):
+- reference: manual masked attention, KV cache grown by concatenation, validated sampling (a host
+  sync per token on a GPU), every frame re-encoded at every step;
+- optimised: SDPA over the preallocated in-place KV cache, sampling without host syncs;
+- optimised, cache warm: as in an epoch once the sampled frames' tokens and reconstructions are in
+  the per-epoch cache (``iris_wm/training/frame_cache.py``): the step's own work only;
+- epoch rows time whole training phases (tokenizer, world model, actor-critic) over a dataset sized
+  so that each frame is sampled as often as in a given epoch of the paper's run, or one whole
+  ``cpu-smoke`` epoch (collection, the three phases, checkpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/speed.py` from anywhere
+
+from benchmarks.reference_path import reference_env, reference_world_model  # noqa: E402
+from iris_wm.agent import create_model  # noqa: E402
+from iris_wm.data.batch import Batch  # noqa: E402
+from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
+from iris_wm.data.episode import Episode  # noqa: E402
+from iris_wm.envs.atari import make_atari  # noqa: E402
+from iris_wm.envs.vector import make_vector_env  # noqa: E402
+from iris_wm.envs.world_model_env import WorldModelEnv  # noqa: E402
+from iris_wm.training.collector import Collector  # noqa: E402
+from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
+from iris_wm.training.frame_cache import FrameCache  # noqa: E402
+from iris_wm.training.hydra_app import compose_config  # noqa: E402
+from iris_wm.training.optim import make_optimizer  # noqa: E402
+from iris_wm.training.trainer import Trainer  # noqa: E402
+
+GAME = "Pong"
+SIZES = {"paper": [], "cpu-smoke": ["preset=cpu-smoke"]}
+
+
+@dataclass
+class Row:
+    measurement: str
+    size: str
+    path: str
+    setting: str  # batch sizes and the like
+    unit: str  # what ``amount`` counts
+    amount: float  # units of work per run
+    seconds: list[float]
+    flops: float  # matmul, convolution and attention FLOPs of one run (torch's FLOP counter)
+    speedup: float | None = None  # over this measurement's reference path, same run
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def rate(self) -> float:
+        return self.amount / self.median
+
+
+class Bench:
+    def __init__(self, device: torch.device, repeats: int, warmup: int) -> None:
+        self.device, self.repeats, self.warmup = device, repeats, warmup
+        self.rows: list[Row] = []
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def time(self, run: Callable[[], None]) -> tuple[list[float], float]:
+        """Seconds of each timed run, and the FLOPs of one (counted during the first warm-up)."""
+        with FlopCounterMode(display=False) as counter:
+            run()
+        for _ in range(self.warmup - 1):
+            run()
+        seconds = []
+        for _ in range(self.repeats):
+            self.sync()
+            start = time.perf_counter()
+            run()
+            self.sync()
+            seconds.append(time.perf_counter() - start)
+        return seconds, counter.get_total_flops()
+
+    def compare(self, measurement: str, size: str, setting: str, unit: str, amount: float,
+                paths: dict[str, Callable[[], None]]) -> None:
+        """Time each path in turn; the first is the baseline of the speed-ups."""
+        rows = []
+        for path, run in paths.items():
+            rows.append(Row(measurement, size, path, setting, unit, amount, *self.time(run)))
+            print(f"  {measurement} [{size}] {path}: {rows[-1].median:.3f} s", file=sys.stderr, flush=True)
+        for row in rows:
+            row.speedup = rows[0].median / row.median if len(rows) > 1 else None
+        self.rows += rows
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+def size_config(size: str, divisor: int) -> TrainConfig:
+    config = compose_config([f"env.id={GAME}", *SIZES[size]])
+    if size == "paper" and divisor > 1:
+        t = config.training
+        for component in (t.tokenizer, t.world_model, t.actor_critic):
+            component.batch_num_samples = max(1, component.batch_num_samples // divisor)
+    return config
+
+
+def random_batch(b: int, t: int, device: torch.device, num_actions: int, seed: int) -> Batch:
+    """Frames with the statistics of nothing in particular: speed does not depend on content."""
+    g = torch.Generator().manual_seed(seed)
+    batch = Batch(observations=torch.randint(0, 256, (b, t, 3, 64, 64), generator=g, dtype=torch.uint8),
+                  actions=torch.randint(0, num_actions, (b, t), generator=g),
+                  rewards=torch.randint(-1, 2, (b, t), generator=g).float(), ends=torch.zeros(b, t, dtype=torch.long),
+                  mask_padding=torch.ones(b, t, dtype=torch.bool))
+    batch.frame_ids = torch.arange(b * t).view(b, t)
+    return batch.to(device)
+
+
+def training_step(component: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Callable[[], object],
+                  max_grad_norm: float = 10.0) -> Callable[[], None]:
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss().total.backward()
+        torch.nn.utils.clip_grad_norm_(component.parameters(), max_grad_norm)
+        optimizer.step()
+    return step
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+def bench_actor_critic(bench: Bench, size: str, config: TrainConfig) -> None:
+    agent = create_model("iris", 6, bench.device, config.agent)
+    tokenizer, world_model, actor_critic = agent.tokenizer.eval(), agent.world_model.eval(), agent.actor_critic
+    loss_config = config.training.actor_critic_loss
+    b, horizon = config.training.actor_critic.batch_num_samples, loss_config.imagine_horizon
+    batch = random_batch(b, 1 + loss_config.burn_in, bench.device, 6, seed=0)
+    setting = f"batch {b}, burn-in {loss_config.burn_in}, horizon {horizon}"
+    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model)}
+    cache = FrameCache(tokenizer, max_reconstruction_bytes=2**34)
+    tokens = cache.tokens(batch)
+    reconstructions = cache.reconstructions(batch, tokens)
+
+    def imagine(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
+        return lambda: actor_critic.imagine(batch, env, horizon, *((tokens, reconstructions) if cached else ()))
+
+    bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
+        "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
+        "optimised, cache warm": imagine(envs["optimised"], cached=True)})
+
+    optimizer = make_optimizer(actor_critic, config.training.learning_rate, 0.0)
+
+    def step(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
+        extra = (tokens, reconstructions) if cached else ()
+        return training_step(actor_critic, optimizer,
+                             lambda: actor_critic.compute_loss(batch, env, loss_config, *extra))
+
+    bench.compare("actor-critic step", size, setting, "steps", 1, {
+        "reference": step(envs["reference"]), "optimised": step(envs["optimised"]),
+        "optimised, cache warm": step(envs["optimised"], cached=True)})
+
+
+def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
+    agent = create_model("iris", 6, bench.device, config.agent)
+    tokenizer = agent.tokenizer.eval()
+    b, t = config.training.world_model.batch_num_samples, agent.world_model.config.max_blocks
+    batch = random_batch(b, t, bench.device, 6, seed=1)
+    tokens = FrameCache(tokenizer, 0).tokens(batch)
+    paths = {}
+    for path, world_model in (("reference", reference_world_model(agent.world_model)),
+                              ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model)):
+        world_model.train()
+        optimizer = make_optimizer(world_model, config.training.learning_rate, config.training.world_model.weight_decay)
+        cached = tokens if path.endswith("warm") else None
+        paths[path] = training_step(world_model, optimizer,
+                                    lambda wm=world_model, c=cached: wm.compute_loss(batch, tokenizer, c))
+    bench.compare("world-model step", size, f"batch {b} x {t} blocks", "steps", 1, paths)
+
+
+def channels_last(tokenizer: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``tokenizer`` whose weights (and its LPIPS's) are laid out channels-last: a
+    candidate speed-up, measured against the default layout (which the trainer uses)."""
+    copy = deepcopy(tokenizer).to(memory_format=torch.channels_last)
+    if copy.config.perceptual_weight > 0:
+        copy.perceptual_loss().to(memory_format=torch.channels_last)
+    return copy
+
+
+def bench_tokenizer(bench: Bench, size: str, config: TrainConfig) -> None:
+    b = config.training.tokenizer.batch_num_samples
+    for perceptual in (True, False):
+        tokenizer_config = replace(config.agent.tokenizer, perceptual_weight=1.0 if perceptual else 0.0,
+                                   perceptual_weights_path="random")  # random VGG16: speed is the same
+        agent = create_model("iris", 6, bench.device, replace(config.agent, tokenizer=tokenizer_config))
+        batch = random_batch(b, 1, bench.device, 6, seed=2)
+        paths = {}
+        for path, tokenizer in (("reference", agent.tokenizer), ("channels-last", channels_last(agent.tokenizer))):
+            optimizer = make_optimizer(tokenizer.train(), config.training.learning_rate, 0.0)
+            paths[path] = training_step(tokenizer, optimizer, lambda t=tokenizer, x=batch: t.compute_loss(x))
+        bench.compare("tokenizer step", size, f"{b} frames, {'with' if perceptual else 'without'} LPIPS", "steps",
+                      1, paths)
+    frames = random_batch(64, 1, bench.device, 6, seed=3).observations[:, 0]
+    tokenizers = {"reference": agent.tokenizer.eval(), "channels-last": channels_last(agent.tokenizer).eval()}
+    tokens = agent.tokenizer.encode(frames, should_preprocess=True).tokens
+    with torch.no_grad():
+        bench.compare("tokenizer encode", size, "batches of 64", "frames", 64,
+                      {path: lambda t=t: t.encode(frames, should_preprocess=True) for path, t in tokenizers.items()})
+        bench.compare("tokenizer decode", size, "batches of 64", "frames", 64,
+                      {path: lambda t=t: t.decode_tokens(tokens) for path, t in tokenizers.items()})
+
+
+def bench_collection(bench: Bench, size: str, config: TrainConfig) -> None:
+    steps = 200  # one epoch's collection, including the burn-in that resumes unfinished episodes
+    for num_envs in (1, 8):
+        env = make_vector_env(config.env.train, num_envs, seed=0)
+        agent = create_model("iris", env.num_actions, bench.device, config.agent)
+        collector = Collector(env, EpisodeDataset(None, "bench"), np.random.default_rng(0), seed=0)
+        collection = CollectionConfig(num_envs=num_envs, num_steps=steps)
+        bench.compare("collection", size, f"{num_envs} env{'s' * (num_envs > 1)}, agent acting", "env steps",
+                      steps, {"optimised": lambda c=collector, a=agent, s=collection: c.collect(a, s, epoch=1)})
+        env.close()
+
+
+def random_dataset(num_frames: int, seed: int = 0) -> EpisodeDataset:
+    """Pong episodes under random actions, as the paper's train env gives them, cut at ``num_frames``."""
+    env = make_atari(size_config("paper", 1).env.train, seed=seed)
+    rng = np.random.default_rng(seed)
+    dataset = EpisodeDataset(None, "bench")
+    while dataset.num_steps < num_frames:
+        obs, _ = env.reset()
+        frames, actions, rewards, ends = [], [], [], []
+        done = False
+        while not done and dataset.num_steps + len(frames) < num_frames:
+            action = int(rng.integers(env.action_space.n))
+            frames.append(obs.transpose(2, 0, 1))  # (3, 64, 64)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+            actions.append(action), rewards.append(reward), ends.append(int(terminated))
+        dataset.add_episode(Episode(observations=np.stack(frames), actions=np.array(actions),
+                                    rewards=np.array(rewards, dtype=np.float32), ends=np.array(ends)))
+    env.close()
+    return dataset
+
+
+def bench_epoch(bench: Bench, size: str, config: TrainConfig, like_epoch: int, steps: int) -> None:
+    """The three training phases of one epoch, ``steps`` steps each, over a dataset whose frames are
+    each sampled as often as in epoch ``like_epoch`` of the paper's run (200 new frames per epoch,
+    200 steps per phase)."""
+    t = config.training
+    for component in (t.tokenizer, t.world_model, t.actor_critic):
+        component.start_after_epochs, component.steps_per_epoch = 0, steps
+    samples = steps * t.world_model.batch_num_samples * config.agent.world_model.max_blocks
+    paper_samples = 200 * 64 * 20  # frames sampled by one world-model phase of the paper
+    num_frames = max(200, round(samples * (200 * like_epoch) / paper_samples))
+    dataset = random_dataset(num_frames)
+    setting = (f"{steps} steps/phase, batches {t.tokenizer.batch_num_samples}/{t.world_model.batch_num_samples}/"
+               f"{t.actor_critic.batch_num_samples}, {num_frames} frames (as epoch {like_epoch})")
+    config.agent.tokenizer.perceptual_weights_path = "random"
+    paths = {}
+    with tempfile.TemporaryDirectory() as run_dir:
+        for path in ("reference, uncached", "optimised, uncached", "optimised, cached"):
+            run_config = replace(config, training=replace(t, cache_tokens=path.endswith(" cached")))
+            trainer = Trainer(run_config, Path(run_dir) / path.replace(", ", "_"))
+            trainer.train_dataset = dataset
+            if path.startswith("reference"):
+                agent = trainer.agent
+                agent.world_model = reference_world_model(agent.world_model)
+                trainer.optimizers["world_model"] = make_optimizer(agent.world_model, t.learning_rate,
+                                                                   t.world_model.weight_decay)
+                trainer.imagination_env = reference_env(agent.tokenizer, agent.world_model)
+            paths[path] = lambda tr=trainer: tr.train_agent(epoch=1)
+        bench.compare("training phases of an epoch", size, setting, "epochs", 1, paths)
+
+
+def bench_smoke_epoch(bench: Bench) -> None:
+    """One whole cpu-smoke epoch with every phase on: collection, three phases, checkpoint."""
+    config = size_config("cpu-smoke", 1)
+    for component in (config.training.tokenizer, config.training.world_model, config.training.actor_critic):
+        component.start_after_epochs = 0
+    config.evaluation.should, config.common.epochs, config.logger.tensorboard = False, 1, False
+    with tempfile.TemporaryDirectory() as run_dir:
+        def epoch() -> None:
+            Trainer(config, Path(run_dir) / str(time.perf_counter())).run()
+        bench.compare("whole epoch", "cpu-smoke", "setup + collection + 3 phases + checkpoint", "epochs", 1,
+                      {"optimised, cached": epoch})
+
+
+def bench_machine(bench: Bench) -> None:
+    """What the arithmetic can reach here: float32 matmul and 3x3 convolution rates, memory copy."""
+    device = bench.device
+    a, b = torch.randn(2048, 2048, device=device), torch.randn(2048, 2048, device=device)
+    bench.compare("machine: matmul", "-", "2048 x 2048 fp32", "GFLOP", 2 * 2048**3 / 1e9, {"-": lambda: a @ b})
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device)
+    x = torch.randn(64, 64, 64, 64, device=device)
+    with torch.no_grad():
+        bench.compare("machine: conv 3x3", "-", "64 -> 64 channels, 64 x 64, batch 64", "GFLOP",
+                      2 * 64 * 64 * 64 * 64 * 64 * 9 / 1e9, {"-": lambda: conv(x)})
+    source, target = torch.ones(2**26, device=device), torch.zeros(2**26, device=device)  # 256 MiB each
+    bench.compare("machine: memory copy", "-", "256 MiB read + written", "GB", 2 * source.numel() * 4 / 1e9,
+                  {"-": lambda: target.copy_(source)})
+
+
+MEASUREMENTS = ("machine", "imagination", "world_model", "tokenizer", "collection", "epoch")
+
+
+def machine() -> dict:
+    info = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| measurement | size | setting | path | median s | spread s | rate | GFLOP/s | vs reference |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speedup = f"{r.speedup:.2f}x" if r.speedup is not None else ""
+        arithmetic = f"{r.flops / r.median / 1e9:,.1f}" if r.flops else ""
+        lines.append(f"| {r.measurement} | {r.size} | {r.setting} | {r.path} | {r.median:.3f} | "
+                     f"{min(r.seconds):.3f}-{max(r.seconds):.3f} | {r.rate:,.1f} {r.unit}/s | {arithmetic} | "
+                     f"{speedup} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (at least 1: it counts FLOPs)")
+    parser.add_argument("--batch-divisor", type=int, default=1, help="divide the paper's batch sizes by this")
+    parser.add_argument("--epoch-steps", type=int, default=4, help="steps per phase in the epoch rows")
+    parser.add_argument("--like-epoch", type=int, default=500,
+                        help="size the epoch rows' dataset as at this epoch of the paper's run")
+    parser.add_argument("--json", type=Path, help="also write the rows and the machine here")
+    args = parser.parse_args()
+    args.warmup = max(1, args.warmup)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    bench = Bench(torch.device(args.device), args.repeats, args.warmup)
+    if "machine" in args.only:
+        bench_machine(bench)
+    for size in args.sizes:
+        config = size_config(size, args.batch_divisor)
+        if "imagination" in args.only:
+            bench_actor_critic(bench, size, config)
+        if "world_model" in args.only:
+            bench_world_model(bench, size, config)
+        if "tokenizer" in args.only:
+            bench_tokenizer(bench, size, config)
+        if "collection" in args.only:
+            bench_collection(bench, size, config)
+        if "epoch" in args.only:
+            bench_epoch(bench, size, size_config(size, args.batch_divisor), args.like_epoch, args.epoch_steps)
+            if size == "cpu-smoke":
+                bench_smoke_epoch(bench)
+    info = machine()
+    print(f"\n{info}  device={args.device}  repeats={args.repeats} after {args.warmup} warm-up\n")
+    print(table(bench.rows))
+    if args.json:
+        settings = vars(args) | {"json": str(args.json)}
+        args.json.write_text(json.dumps({"machine": info, "device": args.device, "args": settings,
+                                         "rows": [r.__dict__ for r in bench.rows]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
