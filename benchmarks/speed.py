@@ -89,30 +89,33 @@ class Bench:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
 
-    def time(self, run: Callable[[], None]) -> tuple[list[float], float]:
-        """Seconds of each timed run, and the FLOPs of one (counted during the first warm-up)."""
-        with FlopCounterMode(display=False) as counter:
-            run()
-        for _ in range(self.warmup - 1):
-            run()
-        seconds = []
-        for _ in range(self.repeats):
-            self.sync()
-            start = time.perf_counter()
-            run()
-            self.sync()
-            seconds.append(time.perf_counter() - start)
-        return seconds, counter.get_total_flops()
+    def timed(self, run: Callable[[], None]) -> float:
+        self.sync()
+        start = time.perf_counter()
+        run()
+        self.sync()
+        return time.perf_counter() - start
 
     def compare(self, measurement: str, size: str, setting: str, unit: str, amount: float,
                 paths: dict[str, Callable[[], None]]) -> None:
-        """Time each path in turn; the first is the baseline of the speed-ups."""
-        rows = []
+        """Time each path ``repeats`` times, taking turns so that drifts in the machine's speed
+        touch every path alike; the first path is the baseline of the speed-ups. The first
+        warm-up run of each path also counts its FLOPs."""
+        flops = {}
         for path, run in paths.items():
-            rows.append(Row(measurement, size, path, setting, unit, amount, *self.time(run)))
-            print(f"  {measurement} [{size}] {path}: {rows[-1].median:.3f} s", file=sys.stderr, flush=True)
+            with FlopCounterMode(display=False) as counter:
+                run()
+            flops[path] = counter.get_total_flops()
+            for _ in range(self.warmup - 1):
+                run()
+        seconds: dict[str, list[float]] = {path: [] for path in paths}
+        for _ in range(self.repeats):
+            for path, run in paths.items():
+                seconds[path].append(self.timed(run))
+        rows = [Row(measurement, size, path, setting, unit, amount, seconds[path], flops[path]) for path in paths]
         for row in rows:
             row.speedup = rows[0].median / row.median if len(rows) > 1 else None
+            print(f"  {measurement} [{size}] {row.path}: {row.median:.3f} s", file=sys.stderr, flush=True)
         self.rows += rows
 
 
