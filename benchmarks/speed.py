@@ -349,7 +349,7 @@ def table(rows: list[Row]) -> str:
         speedup = f"{r.speedup:.2f}x" if r.speedup is not None else ""
         arithmetic = f"{r.flops / r.median / 1e9:,.1f}" if r.flops else ""
         lines.append(f"| {r.measurement} | {r.size} | {r.setting} | {r.path} | {r.median:.3f} | "
-                     f"{min(r.seconds):.3f}-{max(r.seconds):.3f} | {r.rate:,.1f} {r.unit}/s | {arithmetic} | "
+                     f"{min(r.seconds):.3f}-{max(r.seconds):.3f} | {r.rate:,.3g} {r.unit}/s | {arithmetic} | "
                      f"{speedup} |")
     return "\n".join(lines)
 

@@ -87,3 +87,29 @@ def test_losses_are_the_same_with_and_without_the_cache(agent, dataset):
     cached = agent.actor_critic.compute_loss(batch, env, loss_config, tokens, reconstructions)
     for name, value in uncached.terms.items():
         torch.testing.assert_close(cached.terms[name], value, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cache_tokens", [True, False])
+def test_the_trainer_encodes_each_frame_once_per_epoch_with_the_cache(cache_tokens, dataset, tmp_path):
+    pytest.importorskip("ale_py")
+    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.trainer import Trainer
+    from tests.factories import tiny_train_overrides
+
+    overrides = tiny_train_overrides(tmp_path, epochs=1, **{"training.cache_tokens": str(cache_tokens).lower()})
+    config = compose_config([o for o in overrides if not o.startswith("hydra.")])
+    t = config.training
+    for component in (t.tokenizer, t.world_model, t.actor_critic):
+        component.start_after_epochs = 0
+    trainer = Trainer(config, tmp_path)
+    trainer.train_dataset = dataset  # 23 frames
+    encoded = []
+    trainer.agent.tokenizer.encoder.register_forward_hook(lambda module, args, out: encoded.append(len(args[0])))
+    trainer.train_agent(epoch=1)
+    tokenizer_frames = t.tokenizer.steps_per_epoch * t.tokenizer.batch_num_samples
+    sampled = (t.world_model.steps_per_epoch * t.world_model.batch_num_samples * config.agent.world_model.max_blocks
+               + t.actor_critic.steps_per_epoch * t.actor_critic.batch_num_samples * (1 + t.actor_critic_loss.burn_in))
+    if cache_tokens:  # the stored frames and one padding frame at most
+        assert tokenizer_frames < sum(encoded) <= tokenizer_frames + dataset.num_steps + 1 < tokenizer_frames + sampled
+    else:
+        assert sum(encoded) == tokenizer_frames + sampled
