@@ -153,7 +153,7 @@ def training_step(component: torch.nn.Module, optimizer: torch.optim.Optimizer, 
 
 # -- measurements ---------------------------------------------------------------------------------
 
-def bench_actor_critic(bench: Bench, size: str, config: TrainConfig) -> None:
+def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurements: list[str]) -> None:
     agent = create_model("iris", 6, bench.device, config.agent)
     tokenizer, world_model, actor_critic = agent.tokenizer.eval(), agent.world_model.eval(), agent.actor_critic
     loss_config = config.training.actor_critic_loss
@@ -168,10 +168,12 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig) -> None:
     def imagine(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
         return lambda: actor_critic.imagine(batch, env, horizon, *((tokens, reconstructions) if cached else ()))
 
-    bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
-        "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
-        "optimised, cache warm": imagine(envs["optimised"], cached=True)})
-
+    if "imagination" in measurements:
+        bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
+            "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
+            "optimised, cache warm": imagine(envs["optimised"], cached=True)})
+    if "actor_critic" not in measurements:
+        return
     optimizer = make_optimizer(actor_critic, config.training.learning_rate, 0.0)
 
     def step(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
@@ -324,7 +326,7 @@ def bench_machine(bench: Bench) -> None:
                   {"-": lambda: target.copy_(source)})
 
 
-MEASUREMENTS = ("machine", "imagination", "world_model", "tokenizer", "collection", "epoch")
+MEASUREMENTS = ("machine", "imagination", "actor_critic", "world_model", "tokenizer", "collection", "epoch")
 
 
 def machine() -> dict:
@@ -377,8 +379,8 @@ def main() -> None:
         bench_machine(bench)
     for size in args.sizes:
         config = size_config(size, args.batch_divisor)
-        if "imagination" in args.only:
-            bench_actor_critic(bench, size, config)
+        if {"imagination", "actor_critic"} & set(args.only):
+            bench_actor_critic(bench, size, config, args.only)
         if "world_model" in args.only:
             bench_world_model(bench, size, config)
         if "tokenizer" in args.only:

@@ -154,10 +154,11 @@ class ActorCritic(nn.Module):
         """
         if self.config.use_original_obs:
             raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination (spec §5.6)")
-        if tokens is None:
-            tokens = env.tokenizer.encode(batch.observations, should_preprocess=True).tokens
-        if reconstructions is None:
-            reconstructions = env.tokenizer.decode_tokens(tokens)
+        with torch.no_grad():  # the tokenizer is frozen here: no graph through its activations
+            if tokens is None:
+                tokens = env.tokenizer.encode(batch.observations, should_preprocess=True).tokens
+            if reconstructions is None:
+                reconstructions = env.tokenizer.decode_tokens(tokens)
         self.reset(batch.batch_size, reconstructions[:, :-1], batch.mask_padding[:, :-1])
         env.reset_from_tokens(tokens[:, -1])
         frames = reconstructions[:, -1]
