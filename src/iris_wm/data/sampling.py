@@ -13,6 +13,7 @@ from iris_wm.data.episode import Episode, Segment
 from iris_wm.errors import IrisError
 
 WEIGHTINGS = ("episode", "step")
+PADDING_FRAME_ID = -1  # the frame id of every padding step
 
 
 def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, rng: np.random.Generator,
@@ -38,9 +39,10 @@ def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, 
 
 def frame_ids(episode_ids: np.ndarray, starts: np.ndarray, length: int, mask_padding: np.ndarray) -> np.ndarray:
     """(B, L) int64 identifiers of the frames of segments (episode ``episode_ids[i]``, steps
-    ``starts[i]..+length``): episode id in the high 32 bits, step in the low ones; -1 on padding."""
+    ``starts[i]..+length``): episode id in the high 32 bits, step in the low ones; PADDING_FRAME_ID
+    on padding."""
     steps = starts[:, None] + np.arange(length)  # (B, L)
-    return np.where(mask_padding, (episode_ids[:, None].astype(np.int64) << 32) | steps, -1)
+    return np.where(mask_padding, (episode_ids[:, None].astype(np.int64) << 32) | steps, PADDING_FRAME_ID)
 
 
 def collate(pieces: Sequence[tuple[Episode, int]], length: int) -> Batch:

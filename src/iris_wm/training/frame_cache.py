@@ -17,8 +17,6 @@ from torch import Tensor
 from iris_wm.data.batch import Batch
 from iris_wm.models.tokenizer import Tokenizer
 
-PADDING_ID = -1  # padding steps are all-zero frames: one entry serves them all
-
 
 class FrameTable:
     """Rows of per-frame values keyed by frame id, stored in one device tensor grown by doubling
@@ -62,7 +60,8 @@ class FrameTable:
 
 
 class FrameCache:
-    """Tokens and reconstructions of a dataset's frames under one frozen tokenizer."""
+    """Tokens and reconstructions of a dataset's frames under one frozen tokenizer. Padding steps
+    share one id: they are all the same all-zero frame."""
 
     def __init__(self, tokenizer: Tokenizer, max_reconstruction_bytes: float) -> None:
         self.tokenizer = tokenizer
