@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical
 
-from iris_wm.envs.world_model_env import WorldModelEnv
-from iris_wm.models.tokenizer import Tokenizer
+from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.models.transformer import SelfAttention, Transformer
-from iris_wm.models.world_model import WorldModel
+from iris_wm.agents.iris.world_model import WorldModel
 
 
 class ConcatKVCache:

@@ -47,10 +47,10 @@ from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.data.episode import Episode  # noqa: E402
 from iris_wm.envs.atari import make_atari  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
-from iris_wm.envs.world_model_env import WorldModelEnv  # noqa: E402
+from iris_wm.agents.iris.imagination import WorldModelEnv  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
-from iris_wm.training.frame_cache import FrameCache  # noqa: E402
+from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
 from iris_wm.training.hydra_app import compose_config  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
 from iris_wm.training.trainer import Trainer  # noqa: E402

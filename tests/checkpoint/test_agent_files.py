@@ -3,7 +3,7 @@ import torch
 import yaml
 
 import iris_wm
-from iris_wm.checkpoint.atomic import atomic_write
+from iris_wm.atomic import atomic_write
 from iris_wm.errors import IrisError
 from tests.factories import tiny_iris_config
 

@@ -1,12 +1,11 @@
 """iris-wm's agent checkpoint: a folder with ``agent.safetensors`` (weights) and ``agent.yaml``
 (agent kind, number of actions, full config). No pickle: loading never runs code from the file.
 
-``load_agent`` also accepts the authors' ``last.pt`` (see ``original_iris``) and run folders.
+``iris_wm.checkpoint.loading.load_agent`` also reads run folders and the authors' checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,14 @@ import torch
 import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import Tensor, nn
+from torch import Tensor
 
-from iris_wm.agent import Agent, agent_config, create_model
-from iris_wm.checkpoint.atomic import atomic_write, atomic_write_text
+from iris_wm.agents import Agent, agent_config, create_model
+from iris_wm.atomic import atomic_write, atomic_write_text
 from iris_wm.config import config_to_dict
 from iris_wm.devices import resolve_device
 from iris_wm.errors import IrisError
+from iris_wm.models.state_dict import load_state_strict
 
 WEIGHTS_FILE = "agent.safetensors"
 CONFIG_FILE = "agent.yaml"
@@ -40,30 +40,7 @@ def save_agent(agent: Agent, directory: str | Path) -> Path:
     return directory
 
 
-def load_agent(path: str | Path, device: str | torch.device = "auto",
-               config: Mapping[str, Any] | None = None) -> Agent:
-    """An agent from one of: an iris-wm checkpoint folder (or its ``agent.safetensors``), a run
-    folder, or the authors' ``last.pt`` (converted on the fly; ``config`` overrides apply to it)."""
-    path = Path(path)
-    if not path.exists():
-        raise IrisError(f"checkpoint not found: {path}; give a checkpoint folder, a run folder or a last.pt file")
-    if path.is_file() and path.suffix == ".pt":
-        from iris_wm.checkpoint.original_iris import load_original_agent
-
-        return load_original_agent(path, device, config)
-    directory = path.parent if path.is_file() else path
-    from iris_wm.checkpoint.run_checkpoint import latest_checkpoint  # a run folder's newest epoch
-
-    for candidate in (directory, directory / "checkpoints", latest_checkpoint(directory / "checkpoints")):
-        if candidate is not None and (candidate / WEIGHTS_FILE).is_file():
-            return _load_own_agent(candidate, device)
-    if (directory / "checkpoints" / "last.pt").is_file():
-        return load_agent(directory / "checkpoints" / "last.pt", device, config)
-    raise IrisError(f"no agent checkpoint in {path}: expected {WEIGHTS_FILE} + {CONFIG_FILE} "
-                    f"(iris-wm), checkpoints/ of a run folder, or the authors' last.pt")
-
-
-def _load_own_agent(directory: Path, device: str | torch.device) -> Agent:
+def load_agent_folder(directory: Path, device: str | torch.device) -> Agent:
     description = _read_description(directory / CONFIG_FILE)
     kind, num_actions = description["kind"], description["num_actions"]
     agent = create_model(kind, num_actions, device="cpu", config=agent_config(kind, description["config"]))
@@ -94,18 +71,3 @@ def _read_description(path: Path) -> dict[str, Any]:
         raise IrisError(f"{path} has format {description['format']!r} v{description.get('format_version')}; "
                         f"this iris-wm reads {FORMAT!r} up to v{FORMAT_VERSION}: upgrade iris-wm")
     return description
-
-
-def load_state_strict(module: nn.Module, state: Mapping[str, Tensor], source: Path | str) -> None:
-    """Copy ``state`` into ``module``; the first missing, unexpected or mis-shaped key is named."""
-    expected = module.state_dict()
-    for key, tensor in expected.items():
-        if key not in state:
-            raise IrisError(f"{source}: missing tensor '{key}'; the file is truncated or from another model")
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise IrisError(f"{source}: tensor '{key}' has shape {tuple(state[key].shape)}, expected "
-                            f"{tuple(tensor.shape)}; the file is from a differently configured model")
-    for key in state:
-        if key not in expected:
-            raise IrisError(f"{source}: unexpected tensor '{key}'; the file is from another model or version")
-    module.load_state_dict(dict(state), strict=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
+from iris_wm.atomic import atomic_write, atomic_write_text
 from iris_wm.checkpoint.agent_files import save_agent
-from iris_wm.checkpoint.atomic import atomic_write, atomic_write_text
 from iris_wm.errors import IrisError
 
 LATEST = "latest"

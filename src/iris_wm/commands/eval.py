@@ -1,8 +1,9 @@
-"""``iris eval RUN_DIR|CHECKPOINT``: the paper's test protocol (spec §13.1) on the real game.
+"""``iris eval RUN_DIR|CHECKPOINT``: the paper's test protocol on the real game.
 
 Full games (no life-loss ends, one no-op start, 108,000-frame limit), actions sampled at
-temperature 0.5; by default 100 episodes. Writes the per-episode returns as JSON in the
-published score-file format (game -> [score of this run]) with the details beside.
+temperature 0.5; by default 100 episodes over 25 environments, as the authors' evaluation script.
+Writes the per-episode returns as JSON in the published score-file format (game -> [score of this
+run]) with the details beside.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="a run folder, a checkpoint folder, or the authors' last.pt")
     parser.add_argument("--episodes", type=int, default=100, help="test episodes (the paper: 100)")
-    parser.add_argument("--num-envs", type=int, default=8, help="environments stepped together")
+    parser.add_argument("--num-envs", type=int, default=25, help="environments stepped together (the authors': 25)")
     parser.add_argument("--env", help="the game; read from the run folder when not given")
     parser.add_argument("--video", action="store_true", help="also write every episode as MP4")
     parser.add_argument("--out", type=Path, help="JSON file to write (default: RUN_DIR/eval/eval_TIME.json)")
@@ -30,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     from iris_wm.checkpoint import load_agent
     from iris_wm.data.dataset import EpisodeDataset
-    from iris_wm.envs.vector import make_vector_env
     from iris_wm.errors import IrisError
     from iris_wm.training.collector import Collector
     from iris_wm.training.config import CollectionConfig
@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1 or args.num_envs < 1:
         raise IrisError("--episodes and --num-envs must be at least 1")
-    env_config, run_dir = test_env_config(args)
+    env_kind, env_config, run_dir = test_env_config(args)
     agent = load_agent(args.path, device=args.device).eval()
-    env = make_vector_env(env_config, min(args.num_envs, args.episodes), args.seed)
+    env = env_kind.make_vector_env(env_config, min(args.num_envs, args.episodes), args.seed)
     if env.num_actions != agent.num_actions:
         raise IrisError(f"{env_config.id} has {env.num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
@@ -54,14 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     collector = Collector(env, dataset, np.random.default_rng(args.seed), args.seed, on_episode_end=save_video)
     collector.collect(agent, CollectionConfig(num_envs=env.num_envs, epsilon=0.0, temperature=args.temperature,
-                                              num_steps=None, num_episodes=args.episodes, burn_in=0), epoch=0)
+                                              num_steps=None, num_episodes=args.episodes), epoch=0)
     env.close()
     returns = [dataset.get_episode(i).metrics()["episode_return"] for i in dataset.episode_ids]
     result = {env_config.id: [float(np.mean(returns))],
               "details": {"checkpoint": str(args.path), "episodes": len(returns), "mean": float(np.mean(returns)),
                           "std": float(np.std(returns)), "episode_returns": returns,
                           "temperature": args.temperature, "seed": args.seed}}
-    from iris_wm.checkpoint.atomic import atomic_write_text
+    from iris_wm.atomic import atomic_write_text
 
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"{env_config.id}: mean return {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} "
@@ -70,17 +70,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def test_env_config(args: argparse.Namespace):
-    """The test env of the run folder's config (or the paper's test settings for --env)."""
+    """The environment kind and test settings of the run folder's config, or the paper's test
+    settings of an Atari game given with --env."""
     from dataclasses import replace
 
-    from iris_wm.envs.atari import resolve_game_id
+    from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
     from iris_wm.errors import IrisError
-    from iris_wm.training.config import EnvConfig
     from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config
 
     run_dir = args.path if (args.path / RESOLVED_CONFIG).is_file() else None
-    test = read_run_config(run_dir, []).env.test if run_dir is not None else EnvConfig().test
+    env_config = read_run_config(run_dir, []).env if run_dir is not None else None
+    kind = get_env_kind(env_config.kind if env_config is not None else DEFAULT_ENV_KIND)
+    test = env_config.test if env_config is not None else kind.config_class().test
     game = args.env or (test.id if run_dir is not None else None)
     if game is None:
         raise IrisError(f"{args.path} is not a run folder: say which game with --env, e.g. --env Pong")
-    return replace(test, id=resolve_game_id(game)), run_dir
+    return kind, replace(test, id=kind.resolve_id(game)), run_dir

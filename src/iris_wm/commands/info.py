@@ -1,4 +1,5 @@
-"""``iris info``: versions, the device ``auto`` picks, and which optional parts are installed."""
+"""``iris info``: versions, the device ``auto`` picks, the agent and environment kinds, and which
+optional parts are installed."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from iris_wm import __version__
+    from iris_wm.agents import AGENT_KINDS
     from iris_wm.devices import resolve_device
+    from iris_wm.envs import ENV_KINDS
     from iris_wm.models.lpips import VGG16_FILE
 
     device = resolve_device("auto")
@@ -43,6 +46,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"torch        {torch.__version__} ({torch.get_num_threads()} CPU threads)")
     print(f"device auto  {device}{gpu}")
     print(f"LPIPS VGG16  {vgg16 if vgg16.is_file() else 'not in the torch hub cache (downloaded on first use)'}")
+    print("agent kinds:")
+    for name, kind in AGENT_KINDS.records().items():
+        authors = ", imports the authors' checkpoints" if kind.original else ""
+        print(f"  {name:<12} {kind.description}{authors}")
+    print("environment kinds:")
+    for name, kind in ENV_KINDS.records().items():
+        print(f"  {name:<12} {kind.description}")
     print("optional parts:")
     for extra, distributions in EXTRAS.items():
         versions = {name: version_of(name) for name in distributions}

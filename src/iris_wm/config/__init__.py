@@ -39,3 +39,12 @@ def describe_config_error(error: OmegaConfBaseException) -> str:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return asdict(config)
+
+
+def tied(name: str, value: Any, follower_name: str, follower: Any) -> Any:
+    """The value of a key that follows another unless set: ``follower`` when given (it must then
+    agree), else ``value``."""
+    if follower is None or follower == value:
+        return value
+    raise IrisError(f"{follower_name}={follower} differs from {name}={value}, and the two are tied; "
+                    f"set only {name}, or the same value for both")

@@ -97,6 +97,16 @@ class EpisodeDataset:
             dataset._evict_oldest()
         return dataset
 
+    def state_dict(self) -> dict:
+        """What the episodes themselves do not tell: the next id, and the RAM cap once reached."""
+        return {"num_seen_episodes": self.num_seen_episodes, "step_cap": self.step_cap}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.num_seen_episodes = max(self.num_seen_episodes, state["num_seen_episodes"])
+        self.step_cap = state["step_cap"]
+        while self._is_full(incoming_steps=0, incoming_episodes=0):
+            self._evict_oldest()
+
     @property
     def num_episodes(self) -> int:
         return len(self._episodes)

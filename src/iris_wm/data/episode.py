@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iris_wm.checkpoint.atomic import atomic_write
+from iris_wm.atomic import atomic_write
 from iris_wm.errors import IrisError
 
 # Bumped whenever the file layout changes, so an old file is reported rather than misread.

@@ -14,10 +14,11 @@ observations are identical and the work is halved.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from iris_wm.config import tied
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
 
@@ -35,18 +36,40 @@ ALEInterface.setLoggerMode(LoggerMode.Error)  # no ALE banner on every env creat
 
 @dataclass
 class AtariConfig:
-    id: str = "Breakout"  # any accepted spelling (see resolve_game_id)
-    size: int = 64  # observations are (size, size, 3) uint8
+    id: str | None = "Breakout"  # any accepted spelling (see resolve_game_id)
+    size: int | None = 64  # observations are (size, size, 3) uint8
     max_episode_steps: int = 20000  # in raw frames, noops included (train 20000, test 108000)
     noop_max: int = 30  # U{1..noop_max} NOOP frames after a real reset (train 30, test 1)
-    frame_skip: int = 4  # raw frames per agent step
+    frame_skip: int | None = 4  # raw frames per agent step
     done_on_life_loss: bool = True  # train True, test False
     clip_reward: bool = False  # sign of each raw frame's reward (off in the paper)
 
     def __post_init__(self) -> None:
         for name in ("size", "max_episode_steps", "noop_max", "frame_skip"):
-            if getattr(self, name) < 1:
-                raise IrisError(f"AtariConfig.{name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise IrisError(f"AtariConfig.{name} must be >= 1, got {value}")
+
+
+@dataclass
+class AtariEnvConfig:
+    """``env=atari``: one game, with the paper's train and test settings. The test env's game, frame
+    size and frame skip follow the train env's unless set (null); set to another value, they are an
+    error, since an agent trained on one cannot be tested on another."""
+
+    kind: str = "atari"
+    id: str = "???"  # the game, e.g. Pong, BreakoutNoFrameskip-v4 or ALE/Breakout-v5: sets train and test
+    train: AtariConfig = field(default_factory=lambda: AtariConfig(
+        id=None, max_episode_steps=20_000, noop_max=30, done_on_life_loss=True))
+    test: AtariConfig = field(default_factory=lambda: AtariConfig(
+        id=None, size=None, frame_skip=None, max_episode_steps=108_000, noop_max=1, done_on_life_loss=False))
+
+    def __post_init__(self) -> None:
+        self.train.id = tied("env.id", self.id, "env.train.id", self.train.id)
+        self.test.id = tied("env.id", self.id, "env.test.id", self.test.id)
+        for key in ("size", "frame_skip"):
+            value = tied(f"env.train.{key}", getattr(self.train, key), f"env.test.{key}", getattr(self.test, key))
+            setattr(self.test, key, value)
 
 
 # --------------------------------------------------------------------------------------- ids

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iris_wm.checkpoint.atomic import atomic_write
+from iris_wm.atomic import atomic_write
 from iris_wm.play.render import Layout, render
 from iris_wm.play.view import View
 from iris_wm.training.media import encode_mp4

@@ -11,9 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from iris_wm.agent import Agent
-from iris_wm.envs.atari import AtariConfig, make_atari
-from iris_wm.envs.world_model_env import WorldModelEnv
+from iris_wm.agents.base import Agent
 from iris_wm.models.distributions import sample
 from iris_wm.play.keymap import atari_keymap
 from iris_wm.play.view import View
@@ -30,7 +28,7 @@ def to_pixels(frames: Tensor) -> np.ndarray:
 
 
 class Policy:
-    """The actor-critic choosing one env's actions. It decides as soon as a frame arrives, so the
+    """The agent's policy choosing one env's actions. It decides as soon as a frame arrives, so the
     header can show the critic's value of the frame on screen; ``step`` then takes that action."""
 
     def __init__(self, agent: Agent, temperature: float) -> None:
@@ -38,14 +36,14 @@ class Policy:
         self.action, self.value = 0, 0.0
 
     def reset(self) -> None:
-        self.agent.actor_critic.reset(1)
+        self.agent.reset_policy(1)
 
     @torch.no_grad()
-    def decide(self, seen: Tensor) -> None:
-        """seen (1, 3, 64, 64) in [0, 1]: the frame as the policy sees it."""
-        out = self.agent.actor_critic(seen)
-        self.action = int(sample(out.logits[0, -1] / self.temperature))
-        self.value = float(out.values[0, -1, 0])
+    def decide(self, frames: Tensor, imagined: bool) -> None:
+        """frames (1, 3, 64, 64) in [0, 1]: a real observation, or a frame the imagination returned."""
+        logits, values = self.agent.policy_step(frames, imagined)
+        self.action = int(sample(logits[0] / self.temperature))
+        self.value = float(values[0])
 
 
 class EpisodeCounter:
@@ -73,12 +71,11 @@ class RealGameSource:
     keymap: dict[str, int] = {}
     moves_alone = True
 
-    def __init__(self, agent: Agent, env_config: AtariConfig, action_names: list[str], seed: int,
-                 temperature: float, reconstruction: bool) -> None:
-        self.agent, self.reconstruction = agent, reconstruction
-        self.env = make_atari(env_config, seed)
+    def __init__(self, agent: Agent, env, game: str, action_names: list[str], temperature: float,
+                 reconstruction: bool) -> None:
+        self.agent, self.env, self.reconstruction = agent, env, reconstruction
         self.policy = Policy(agent, temperature)
-        self.episode = EpisodeCounter(f"{env_config.id} · agent in the real game", action_names)
+        self.episode = EpisodeCounter(f"{game} · agent in the real game", action_names)
 
     def reset(self) -> View:
         obs, _ = self.env.reset()
@@ -93,13 +90,13 @@ class RealGameSource:
 
     @torch.no_grad()
     def _observe(self, obs: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        seen = self.agent.policy_input(to_tensor(obs, self.agent.device))
-        self.policy.decide(seen)
+        frames = to_tensor(obs, self.agent.device)
+        self.policy.decide(frames, imagined=False)
         raw = self.env.unwrapped.original_obs
         if not self.reconstruction:
             return [("game", raw)]
         return [(f"game {raw.shape[0]}x{raw.shape[1]}", raw), (f"input {obs.shape[0]}x{obs.shape[1]}", obs),
-                ("what the agent sees", to_pixels(seen))]
+                ("what the agent sees", to_pixels(self.agent.seen_frames(frames)))]
 
     def _extras(self) -> dict[str, str]:
         return {"value": f"{self.policy.value:.2f}"}
@@ -112,19 +109,17 @@ class WorldModelSource:
 
     moves_alone = True
 
-    def __init__(self, agent: Agent, env_config: AtariConfig, action_names: list[str], seed: int,
-                 policy: Policy | None, flush_every: int | None) -> None:
-        self.agent, self.policy, self.flush_every = agent, policy, flush_every
-        self.real = make_atari(env_config, seed)
-        self.imagination = WorldModelEnv(agent.tokenizer, agent.world_model)
+    def __init__(self, agent: Agent, real_env, game: str, action_names: list[str], policy: Policy | None,
+                 flush_every: int | None) -> None:
+        self.agent, self.real, self.policy, self.flush_every = agent, real_env, policy, flush_every
+        self.imagination = agent.imagination()
         self.keymap = {} if policy else atari_keymap(action_names)
         who = "agent" if policy else "you"
-        self.episode = EpisodeCounter(f"{env_config.id} · {who} in the world model", action_names)
+        self.episode = EpisodeCounter(f"{game} · {who} in the world model", action_names)
 
     @property
     def memory(self) -> int:
-        """Frames the world model remembers (its KV cache holds K tokens per frame and one per action)."""
-        return (self.imagination.kv_cache.size + 1) // (self.imagination.tokens_per_frame + 1)
+        return self.imagination.memory
 
     def reset(self) -> View:
         obs, _ = self.real.reset()
@@ -143,11 +138,11 @@ class WorldModelSource:
 
     def _observe(self, frames: Tensor) -> list[tuple[str, np.ndarray]]:
         if self.policy:
-            self.policy.decide(frames)  # imagined frames are decoded tokens already: as in training
+            self.policy.decide(frames, imagined=True)
         return [("imagined", to_pixels(frames))]
 
     def _extras(self) -> dict[str, str]:
-        limit = self.imagination.world_model.config.max_blocks
+        limit = self.imagination.context_frames
         if self.flush_every:
             limit = min(limit, self.flush_every)
         extras = {"memory": f"{self.memory}/{limit} frames"}

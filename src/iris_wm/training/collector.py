@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from iris_wm.agent import Agent
+from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
 from iris_wm.envs.vector import VectorEnv
@@ -44,6 +44,7 @@ class Collector:
         self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
         self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
         self.seeded = False
+        self.epoch = 0  # of the last collection
         self.episode_ids: list[int | None] = [None] * env.num_envs  # dataset id of each unfinished episode
 
     def start_fresh(self) -> None:
@@ -60,7 +61,8 @@ class Collector:
         if self.observations is None:
             self.start_fresh()
         n = self.env.num_envs
-        self._reset_policy_state(agent, config.burn_in)
+        self.epoch = epoch
+        self._reset_policy_state(agent)
         buffers = [EpisodeBuffer() for _ in range(n)]
         # Evaluation gives every env the same number of episodes: stopping at the first 16 to end
         # would favour short ones.
@@ -93,7 +95,7 @@ class Collector:
                 if quota is not None:
                     quota[i] -= 1
                     progress.update(1)
-                agent.actor_critic.reset_rows(torch.from_numpy(np.arange(n) == i).to(agent.device))
+                agent.reset_policy_rows(torch.from_numpy(np.arange(n) == i).to(agent.device))
             if quota is None:
                 progress.update(n)
             self.observations = step.observations
@@ -104,9 +106,18 @@ class Collector:
                     self._store(i, buffers[i], finished=False)
         else:
             self.observations = None  # evaluation episodes are never continued
-        agent.actor_critic.clear()
+        agent.clear_policy()
         self.dataset.save_modified()
         return self._metrics(finished_returns, finished_lengths)
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        """The envs cannot be restored mid-episode: they restart, with a seed that depends on the
+        epoch, so that a resumed run does not replay its first episodes (the original did)."""
+        self.seed = state["seed"] + 1_000 * state["epoch"]
+        self.epoch = state["epoch"]
 
     def _store(self, i: int, buffer: EpisodeBuffer, truncated: bool = False, finished: bool = True) -> Episode:
         """Add env i's buffered steps to the dataset (a new episode, or the continuation of one)."""
@@ -124,11 +135,11 @@ class Collector:
             self.episode_ids[i] = None
         return episode
 
-    def _reset_policy_state(self, agent: Agent, burn_in: int) -> None:
-        """Zero LSTM state, or the state after replaying the last frames of unfinished episodes."""
-        n = self.env.num_envs
+    def _reset_policy_state(self, agent: Agent) -> None:
+        """Fresh policy state, or the state after replaying the last frames of unfinished episodes."""
+        n, burn_in = self.env.num_envs, agent.burn_in
         if burn_in == 0 or all(i is None for i in self.episode_ids):
-            agent.actor_critic.reset(n)
+            agent.reset_policy(n)
             return
         frames = np.zeros((n, burn_in, *self.observations.shape[1:]), dtype=np.uint8)  # (N, T, H, W, 3)
         mask = np.zeros((n, burn_in), dtype=bool)
@@ -138,8 +149,7 @@ class Collector:
                 frames[i, burn_in - len(recent):] = recent.transpose(0, 2, 3, 1)
                 mask[i, burn_in - len(recent):] = True
         frames_t = torch.from_numpy(frames).to(agent.device).permute(0, 1, 4, 2, 3).float().div(255)
-        agent.actor_critic.reset(n, agent.policy_input(frames_t.flatten(0, 1)).view_as(frames_t),
-                                 torch.from_numpy(mask).to(agent.device))
+        agent.reset_policy(n, frames_t, torch.from_numpy(mask).to(agent.device))
 
     def _metrics(self, returns: list[float], lengths: list[int]) -> dict[str, float]:
         name = self.dataset.name

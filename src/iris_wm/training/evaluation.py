@@ -1,6 +1,5 @@
-"""Evaluation during training (spec §10.4): component losses on the test episodes, imagined
-rollouts (saved as videos, and their metrics logged, which the original forgot: §17 item 1),
-and a reconstruction grid."""
+"""Evaluation during training: each phase's loss on the test episodes, imagined rollouts (saved as
+videos, and their metrics logged, which the original forgot), and a reconstruction grid."""
 
 from __future__ import annotations
 
@@ -11,52 +10,48 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from iris_wm.agent import Agent
+from iris_wm.agents.base import Agent, Phase
 from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
-from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.models.losses import Losses
-from iris_wm.training.config import TrainConfig
+from iris_wm.training.config import EvaluationConfig
 from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
 
 
 class Evaluator:
-    def __init__(self, config: TrainConfig, agent: Agent, dataset: EpisodeDataset, run_dir: Path,
-                 rng: np.random.Generator, action_names: list[str]) -> None:
-        self.config, self.agent, self.dataset, self.rng = config, agent, dataset, rng
-        self.action_names = action_names
+    def __init__(self, agent: Agent, phases: list[Phase], dataset: EpisodeDataset, run_dir: Path,
+                 rng: np.random.Generator, action_names: list[str], config: EvaluationConfig) -> None:
+        self.agent, self.phases, self.dataset, self.rng = agent, phases, dataset, rng
+        self.action_names, self.config = action_names, config
         self.reconstructions_dir = run_dir / "media" / "reconstructions"
         self.imagination_media = EpisodeMediaDir(run_dir / "media" / "episodes" / "imagination",
-                                                 keep=config.evaluation.imagination_episodes_to_save)
+                                                 keep=config.imagination_episodes_to_save)
 
     @torch.no_grad()
     def evaluate(self, epoch: int) -> dict[str, float | torch.Tensor]:
-        c, agent = self.config.training, self.agent
-        agent.eval()
+        self.agent.eval()
         metrics: dict[str, float | torch.Tensor] = {}
-        if epoch > c.tokenizer.start_after_epochs:
-            batches = self.dataset.traverse(c.tokenizer.batch_num_samples, 1)
-            metrics |= mean_losses("tokenizer", map(agent.tokenizer.compute_loss, self._on_device(batches)))
-        if epoch > c.world_model.start_after_epochs:
-            batches = self.dataset.traverse(c.world_model.batch_num_samples, agent.world_model.config.max_blocks)
-            metrics |= mean_losses("world_model", (agent.world_model.compute_loss(b, agent.tokenizer)
-                                                   for b in self._on_device(batches)))
-        if epoch > c.actor_critic.start_after_epochs:
-            metrics |= self.inspect_imagination(epoch)
-        if self.config.evaluation.save_reconstructions and self.dataset.num_episodes > 0:
+        started = [phase for phase in self.phases if epoch > phase.settings.start_after_epochs]
+        for phase in started:
+            if phase.eval_loss is not None:
+                batches = self.dataset.traverse(phase.settings.batch_num_samples, phase.sequence_length)
+                metrics |= mean_losses(phase.name, map(phase.eval_loss, self._on_device(batches)))
+        for phase in started:
+            if phase.uses_imagination:
+                metrics |= self.inspect_imagination(epoch, phase)
+        if self.config.save_reconstructions and self.dataset.num_episodes > 0:
             self.save_reconstructions(epoch)
         return metrics
 
     def _on_device(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         return (batch.to(self.agent.device) for batch in tqdm(batches, desc="evaluate", leave=False, disable=None))
 
-    def inspect_imagination(self, epoch: int) -> dict[str, float]:
-        c = self.config.training
-        batch = self.dataset.sample_batch(c.actor_critic.batch_num_samples, 1 + c.actor_critic_loss.burn_in,
-                                          self.rng, sample_from_start=False)
-        env = WorldModelEnv(self.agent.tokenizer, self.agent.world_model)
-        out = self.agent.actor_critic.imagine(batch.to(self.agent.device), env, c.actor_critic_loss.imagine_horizon)
+    def inspect_imagination(self, epoch: int, phase: Phase) -> dict[str, float]:
+        """The policy's rollouts in imagination from test episodes, sampled as the phase samples."""
+        batch = self.dataset.sample_batch(phase.settings.batch_num_samples, phase.sequence_length, self.rng,
+                                          phase.sample_from_start, phase.sampling_weighting)
+        out = self.agent.imagine(batch.to(self.agent.device))
         episodes = [Episode(observations=out.observations[i].cpu().numpy(), actions=out.actions[i].cpu().numpy(),
                             rewards=out.rewards[i].cpu().numpy(), ends=out.ends[i].long().cpu().numpy())
                     for i in range(out.actions.shape[0])]
@@ -68,12 +63,11 @@ class Evaluator:
                 "imagination/episode_length": float(np.mean([len(e) for e in episodes]))}
 
     def save_reconstructions(self, epoch: int) -> None:
-        batch = self.dataset.sample_batch(3, self.agent.world_model.config.max_blocks, self.rng, True)
-        frames = batch.to(self.agent.device).observations  # (3, T, 3, H, W) in [0, 1]
-        reconstructions = self.agent.tokenizer.encode_decode(frames, True, True).clamp(0, 1)
+        batch = self.dataset.sample_batch(3, self.agent.context_length, self.rng, True)
+        batch = batch.to(self.agent.device)
         to_uint8 = lambda x: x.mul(255).round().byte().cpu().numpy()  # noqa: E731
-        save_reconstructions(self.reconstructions_dir / f"epoch_{epoch:04d}.png", to_uint8(frames),
-                             to_uint8(reconstructions))
+        save_reconstructions(self.reconstructions_dir / f"epoch_{epoch:04d}.png", to_uint8(batch.observations),
+                             to_uint8(self.agent.reconstruct(batch)))
 
 
 def mean_losses(component: str, losses: Iterator[Losses]) -> dict[str, torch.Tensor]:

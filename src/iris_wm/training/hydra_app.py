@@ -1,4 +1,5 @@
-"""Hydra composition of the training config: schema (dataclasses) + ``config/train.yaml`` + a preset
+"""Hydra composition of the training config: schema (dataclasses) + ``config/train.yaml`` + the
+agent and environment kinds (``agent=``, ``env=`` config groups) + a preset (with each kind's part)
 + the user's ``key=value`` overrides.
 
 Overrides are checked with Hydra's compose API before the run starts, so that a bad key, value,
@@ -15,8 +16,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from iris_wm.agents import AGENT_KINDS, get_agent_kind
 from iris_wm.config import describe_config_error
-from iris_wm.data.sampling import WEIGHTINGS
+from iris_wm.envs import ENV_KINDS, get_env_kind
 from iris_wm.errors import IrisError
 from iris_wm.training.config import TrainConfig
 
@@ -26,37 +28,51 @@ RESOLVED_CONFIG = Path("config") / "train.yaml"  # inside a run folder
 
 
 def register_schema() -> None:
+    """The schema and every registered kind's config group option and presets, in Hydra's store."""
     from hydra.core.config_store import ConfigStore
 
-    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    for name, kind in AGENT_KINDS.records().items():
+        store.store(group="agent", name=name, node={"agent": kind.config_class, "training": kind.training_class},
+                    package="_global_")
+        store_presets(store, "agent_preset", name, kind.presets)
+    for name, kind in ENV_KINDS.records().items():
+        store.store(group="env", name=name, node={"env": kind.config_class}, package="_global_")
+        store_presets(store, "env_preset", name, kind.presets)
+
+
+def store_presets(store, group: str, kind: str, folder: Path | None) -> None:
+    """A kind's part of each preset NAME, as option KIND-NAME of ``group`` (train.yaml picks it)."""
+    for path in sorted(folder.glob("*.yaml")) if folder is not None else ():
+        store.store(group=group, name=f"{kind}-{path.stem}", node=OmegaConf.load(path), package="_global_")
+
+
+def kind_of(data: dict, key: str, default: str) -> str:
+    section = data.get(key)
+    return section.get("kind", default) if isinstance(section, dict) else default
 
 
 def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
     """The typed config, with every value checked (types by OmegaConf, ranges by the dataclasses)."""
+    data = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=False)
+    agent_kind = get_agent_kind(kind_of(data, "agent", "iris"))
+    env_kind = get_env_kind(kind_of(data, "env", "atari"))
     try:
-        # Merged onto a fresh schema: keys that Hydra let in with "+key=value" are refused here.
-        data = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=False)
-        config: TrainConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), data))
+        # Merged onto a fresh schema of the chosen kinds: keys that Hydra let in with "+key=value"
+        # are refused here.
+        schema = OmegaConf.structured(TrainConfig)
+        schema.agent = OmegaConf.structured(agent_kind.config_class)
+        schema.env = OmegaConf.structured(env_kind.config_class)
+        schema.training = OmegaConf.structured(agent_kind.training_class)
+        config: TrainConfig = OmegaConf.to_object(OmegaConf.merge(schema, data))
     except MissingMandatoryValue as error:
         key = getattr(error, "full_key", "") or "env.id"
         raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
     except OmegaConfBaseException as error:
         raise IrisError(describe_config_error(error)) from None
-    check_consistency(config)
+    config.env.id = env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
     return config
-
-
-def check_consistency(config: TrainConfig) -> None:
-    from iris_wm.envs.atari import resolve_game_id
-
-    resolve_game_id(config.env.id)  # an unknown game lists close matches
-    horizon, blocks = config.training.actor_critic_loss.imagine_horizon, config.agent.world_model.max_blocks
-    if horizon > blocks:
-        raise IrisError(f"training.actor_critic_loss.imagine_horizon={horizon} exceeds the world model's context "
-                        f"(agent.world_model.max_blocks={blocks}); lower the horizon or raise max_blocks")
-    if config.training.sampling_weighting not in WEIGHTINGS:
-        raise IrisError(f"training.sampling_weighting={config.training.sampling_weighting!r}: use one of "
-                        f"{', '.join(WEIGHTINGS)}")
 
 
 def first_combination(overrides: list[str]) -> list[str]:
@@ -119,7 +135,7 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], None]) -> N
 
 
 def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
-    from iris_wm.checkpoint.atomic import atomic_write_text
+    from iris_wm.atomic import atomic_write_text
 
     atomic_write_text(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
 
@@ -131,8 +147,7 @@ def read_run_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
         raise IrisError(f"{run_dir} is not an iris-wm run folder (no {RESOLVED_CONFIG}); give the folder "
                         f"iris train created, e.g. outputs/2026-01-01/12-00-00")
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(TrainConfig), OmegaConf.load(path),
-                              OmegaConf.from_dotlist(overrides))
+        cfg = OmegaConf.merge(OmegaConf.load(path), OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as error:
         raise IrisError(f"{path}: {str(error).splitlines()[0]}") from None
     return to_train_config(cfg)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from iris_wm.checkpoint.atomic import atomic_write
+from iris_wm.atomic import atomic_write
 from iris_wm.data.episode import Episode
 from iris_wm.errors import IrisError
 

@@ -11,31 +11,19 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from iris_wm.checkpoint.atomic import atomic_write, atomic_write_text
+from iris_wm.agents.base import Curve
+from iris_wm.atomic import atomic_write, atomic_write_text
 from iris_wm.errors import IrisError
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
-
-# The learning-curve figure's panels, each drawn when the run has logged it.
-CURVES = (
-    "train_dataset/return",
-    "test_dataset/return",
-    "tokenizer/train/total_loss",
-    "world_model/train/loss_obs",
-    "world_model/train/loss_rewards",
-    "actor_critic/train/loss_values",
-)
-# A world model predicting tokens uniformly at random scores loss_obs = ln(vocabulary size).
-UNIFORM_LINE_ON = "world_model/train/loss_obs"
-
 
 class MetricsLogger:
     """Appends each epoch's metrics to `run_dir/metrics.jsonl`, TensorBoard and (opt-in) wandb.
@@ -57,6 +45,8 @@ class MetricsLogger:
         summary_writer = _import_tensorboard() if use_tensorboard else None
         wandb_module = _import_wandb() if wandb is not None else None
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if start_epoch is not None:
+            truncate_after(self.run_dir, start_epoch - 1)  # what a killed run logged after its checkpoint
         path = self.run_dir / METRICS_FILE
         _drop_torn_tail(path)  # appending after a torn line would merge it with the next one
         self._file = open(path, "a", encoding="utf-8")
@@ -78,9 +68,9 @@ class MetricsLogger:
         if self._wandb is not None:
             self._wandb.log({"epoch": step, **values})
 
-    def plot(self, out_png: Path, vocab_size: int = 512) -> bool:
+    def plot(self, out_png: Path, curves: Sequence[Curve]) -> bool:
         """`plot_metrics` of this run (the lines logged so far are already on disk)."""
-        return plot_metrics(self.run_dir, out_png, vocab_size)
+        return plot_metrics(self.run_dir, out_png, curves)
 
     def close(self) -> None:
         self._file.close()
@@ -160,10 +150,11 @@ def truncate_after(run_dir: Path, epoch: int) -> None:
         atomic_write_text(path, "".join(json.dumps(entry) + "\n" for entry in kept))
 
 
-def plot_metrics(run_dir: Path, out_png: Path, vocab_size: int = 512) -> bool:
-    """Draw the learning curves present in the run as a grid of small plots; False if none yet."""
+def plot_metrics(run_dir: Path, out_png: Path, curves: Sequence[Curve]) -> bool:
+    """Draw the ``curves`` the run has logged as a grid of small plots; False if none yet."""
     entries = read_metrics(run_dir)
-    series = {key: _series(entries, key) for key in CURVES}
+    references = {curve.key: curve for curve in curves}
+    series = {curve.key: _series(entries, curve.key) for curve in curves}
     series = {key: points for key, points in series.items() if points[0]}
     if not series:
         return False
@@ -175,20 +166,12 @@ def plot_metrics(run_dir: Path, out_png: Path, vocab_size: int = 512) -> bool:
         # markers only while sparse (test returns come every few epochs), lines alone once dense
         marker = "o" if len(epochs) <= 30 else None
         axes.plot(epochs, values, color="#0173b2", linewidth=1.2, marker=marker, markersize=2.5)
-        if key == UNIFORM_LINE_ON:
-            uniform = math.log(vocab_size)
-            axes.axhline(uniform, color="#949494", linestyle="--", linewidth=1)
+        curve = references[key]
+        if curve.reference is not None:
+            axes.axhline(curve.reference, color="#949494", linestyle="--", linewidth=1)
             # labelled on the line itself (x in axes fraction, y in data), where no legend hides a curve
-            axes.text(
-                0.98,
-                uniform,
-                f"uniform (ln {vocab_size})",
-                transform=axes.get_yaxis_transform(),
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                color="#949494",
-            )
+            axes.text(0.98, curve.reference, curve.reference_label, transform=axes.get_yaxis_transform(),
+                      ha="right", va="bottom", fontsize=7, color="#949494")
         axes.set_title(key, fontsize=8)
         axes.set_xlabel("epoch", fontsize=7)
         axes.tick_params(labelsize=7)

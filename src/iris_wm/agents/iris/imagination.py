@@ -12,9 +12,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from iris_wm.agents.iris.tokenizer import Tokenizer
+from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.models.distributions import sample
-from iris_wm.models.tokenizer import Tokenizer
-from iris_wm.models.world_model import WorldModel
 
 
 class WorldModelEnv:
@@ -28,6 +28,15 @@ class WorldModelEnv:
     @property
     def tokens_per_frame(self) -> int:
         return self.world_model.tokens_per_block - 1
+
+    @property
+    def memory(self) -> int:
+        """Frames the world model remembers (its KV cache holds K tokens per frame and one per action)."""
+        return (self.kv_cache.size + 1) // (self.tokens_per_frame + 1)
+
+    @property
+    def context_frames(self) -> int:
+        return self.world_model.config.max_blocks
 
     @torch.no_grad()
     def reset_from_initial_observations(self, observations: Tensor) -> Tensor:

@@ -12,9 +12,7 @@ weights that iris-wm loads from torchvision's file when training, never from che
 
 from __future__ import annotations
 
-import pickle
 import re
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -24,9 +22,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from iris_wm.agent import Agent, IRISConfig, agent_config, create_model
-from iris_wm.devices import resolve_device
+from iris_wm.agents.iris.agent import IRISAgent
+from iris_wm.agents.iris.config import IRISConfig
+from iris_wm.config import build_config
 from iris_wm.errors import IrisError
+from iris_wm.models.state_dict import load_state_strict
 from iris_wm.models.transformer import attention_mask
 
 _QKV = ("query", "key", "value")
@@ -37,23 +37,6 @@ _RENAMED = {
     "world_model.embedder.embedding_tables.1.weight": "world_model.obs_embedding.weight",
 }
 _HEADS = ("head_observations", "head_rewards", "head_ends")
-
-
-def read_original_state_dict(path: str | Path) -> OrderedDict[str, Tensor]:
-    """Load ``last.pt`` without unpickling arbitrary objects (``weights_only=True``)."""
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = str(error).splitlines()[0] if str(error) else "it needs arbitrary unpickling"
-        raise IrisError(f"refused to load {path}: it is not a plain tensor state dict ({reason[:160]}); "
-                        f"nothing from it was executed. Re-save it as a state dict of tensors") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
-        raise IrisError(f"{path} is corrupt or truncated ({str(error).splitlines()[0][:160]}); "
-                        f"download or copy it again") from None
-    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise IrisError(f"{path} is not a state dict of tensors; expected the authors' checkpoints/last.pt")
-    return OrderedDict(state)
 
 
 def infer_num_actions(state: Mapping[str, Tensor], source: Path | str) -> int:
@@ -108,7 +91,7 @@ def to_our_names(state: Mapping[str, Tensor]) -> OrderedDict[str, Tensor]:
     return ours
 
 
-def to_original_names(agent: Agent) -> OrderedDict[str, Tensor]:
+def to_original_names(agent: IRISAgent) -> OrderedDict[str, Tensor]:
     """Our agent -> the authors' state dict in their key order, with the masks and head indices
     rebuilt, and ``tokenizer.lpips.*`` when the tokenizer has built its LPIPS."""
     ours = agent.state_dict()
@@ -144,13 +127,13 @@ def _split_qkv(prefix: str, weight: Tensor, ours: Mapping[str, Tensor], mask: Te
     return out
 
 
-def _head_indices(agent: Agent, head: str) -> Tensor:
+def _head_indices(agent: IRISAgent, head: str) -> Tensor:
     """Absolute positions over max_tokens that a head reads (the authors' ``indices`` buffer)."""
     tpb, positions = agent.world_model.tokens_per_block, getattr(agent.world_model, head).block_positions
     return torch.tensor([p for p in range(agent.world_model.max_tokens) if p % tpb in positions], dtype=torch.long)
 
 
-def _lpips_state(agent: Agent) -> OrderedDict[str, Tensor]:
+def _lpips_state(agent: IRISAgent) -> OrderedDict[str, Tensor]:
     """LPIPS hides its frozen weights from state dicts; read them from its children directly."""
     lpips = agent.tokenizer.lpips
     if lpips is None:
@@ -159,15 +142,24 @@ def _lpips_state(agent: Agent) -> OrderedDict[str, Tensor]:
                        for key, value in child.state_dict().items())
 
 
-def load_original_agent(path: str | Path, device: str | torch.device = "auto",
-                        config: Mapping[str, Any] | None = None) -> Agent:
-    """The authors' ``last.pt`` as an iris-wm IRIS agent (paper config unless ``config`` says otherwise)."""
-    from iris_wm.checkpoint.agent_files import load_state_strict
+def is_original_iris(state: Mapping[str, Tensor]) -> bool:
+    """Whether a state dict has the authors' IRIS layout."""
+    return "world_model.embedder.embedding_tables.0.weight" in state and "tokenizer.pre_quant_conv.weight" in state
 
-    state = read_original_state_dict(path)
-    num_actions = infer_num_actions(state, path)
-    iris_config = agent_config("iris", config)
-    iris_config = _with_attention(iris_config, infer_attention(state, iris_config, path))
-    agent = create_model("iris", num_actions, device="cpu", config=iris_config)
-    load_state_strict(agent, to_our_names(state), path)
-    return agent.to(resolve_device(device))
+
+def load_original_state(state: Mapping[str, Tensor], source: Path | str, config: Mapping[str, Any] | None = None
+                        ) -> IRISAgent:
+    """The authors' state dict as an iris-wm IRIS agent on the CPU (paper config unless ``config``
+    says otherwise; the attention mask kind is read off the file)."""
+    num_actions = infer_num_actions(state, source)
+    iris_config = build_config(IRISConfig, config)
+    iris_config = _with_attention(iris_config, infer_attention(state, iris_config, source))
+    agent = IRISAgent(iris_config, num_actions)
+    load_state_strict(agent, to_our_names(state), source)
+    return agent
+
+
+def describe_import(agent: IRISAgent, state: Mapping[str, Tensor]) -> str:
+    dropped = sum(is_dropped(key) for key in state)
+    return (f"{agent.world_model.config.attention} attention; dropped {dropped} (attention masks and head "
+            f"indices, rebuilt from the config; frozen LPIPS weights)")

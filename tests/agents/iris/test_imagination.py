@@ -3,7 +3,7 @@ import torch
 
 import iris_wm
 from iris_wm.data.batch import Batch
-from iris_wm.envs.world_model_env import WorldModelEnv
+from iris_wm.agents.iris.imagination import WorldModelEnv
 from tests.factories import tiny_iris_config
 
 

@@ -8,9 +8,9 @@ import torch
 from iris_wm import create_model
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
-from iris_wm.envs.world_model_env import WorldModelEnv
-from iris_wm.models.actor_critic import ActorCriticLossConfig
-from iris_wm.training.frame_cache import FrameCache, FrameTable
+from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
+from iris_wm.agents.iris.frame_cache import FrameCache, FrameTable
 from tests.factories import tiny_iris_config
 
 

@@ -3,7 +3,7 @@ import torch
 
 from iris_wm.config import build_config
 from iris_wm.data.batch import Batch
-from iris_wm.models.tokenizer import Tokenizer, TokenizerConfig
+from iris_wm.agents.iris.tokenizer import Tokenizer, TokenizerConfig
 from tests.factories import tiny_iris_config
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from iris_wm.training.returns import compute_lambda_returns
+from iris_wm.models.returns import compute_lambda_returns
 
 
 def rows(*values, dtype=torch.float32):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.data.batch import Batch
-from iris_wm.models.tokenizer import Tokenizer
 
 
 class FrameTable:

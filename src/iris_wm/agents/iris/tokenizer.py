@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from iris_wm.agents.iris.autoencoder import AutoencoderConfig, Decoder, Encoder
 from iris_wm.data.batch import Batch
-from iris_wm.models.autoencoder import AutoencoderConfig, Decoder, Encoder
 from iris_wm.models.losses import Losses
 
 

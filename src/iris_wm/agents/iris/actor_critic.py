@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.data.batch import Batch
-from iris_wm.envs.world_model_env import WorldModelEnv
 from iris_wm.errors import IrisError
 from iris_wm.models.distributions import categorical, sample
 from iris_wm.models.losses import Losses
-from iris_wm.training.returns import compute_lambda_returns
+from iris_wm.models.returns import compute_lambda_returns
 
 FRAME_SIZE = 64  # frames are (3, 64, 64); four 2x max-pools leave 4x4
 

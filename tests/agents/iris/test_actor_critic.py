@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from iris_wm.errors import IrisError
-from iris_wm.models.actor_critic import (
+from iris_wm.agents.iris.actor_critic import (
     ActorCritic,
     ActorCriticConfig,
     ActorCriticLossConfig,

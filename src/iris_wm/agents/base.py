@@ -1,0 +1,186 @@
+"""The agent-kind contract: all that the trainer, collector, evaluator, run state and play tool may
+call on an agent.
+
+An agent kind (IRIS, Delta-IRIS, IRIS with a language-model world model) is a subclass of ``Agent``
+that builds its components and answers these calls, plus a record in the registry
+(``iris_wm.agents``). Shared code never names a component: it trains the ``Phase`` list the agent
+returns, acts through the policy-state calls, and imagines through ``imagination()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from iris_wm.data.batch import Batch
+from iris_wm.models.distributions import sample
+from iris_wm.models.losses import Losses
+
+
+@dataclass
+class PhaseSettings:
+    """How one component trains within each epoch (the authors' ``training.<component>`` keys)."""
+
+    batch_num_samples: int = 64
+    start_after_epochs: int = 5  # trains in epochs strictly after this one
+    steps_per_epoch: int = 200
+    grad_acc_steps: int = 1
+    max_grad_norm: float = 10.0
+    weight_decay: float = 0.0  # AdamW decay of linear / conv weights only (IRIS's world model: 0.01)
+
+
+@dataclass
+class TrainingConfig:
+    """The options of ``training`` that every agent kind has; a kind's training config subclasses it
+    with its phases' settings."""
+
+    should: bool = True
+    # Time-limit truncations stored as episode ends (the original IRIS); false stores them as
+    # unfinished, so that the world model does not learn to predict ends there.
+    truncation_is_end: bool = True
+
+
+@dataclass
+class Curve:
+    """A panel of the learning-curve figure: a logged metric, and optionally a reference line."""
+
+    key: str
+    reference: float | None = None
+    reference_label: str = ""
+
+
+@dataclass
+class Phase:
+    """One component's training within an epoch, in the order the epoch runs them. After its phase
+    the module is put in eval mode: later phases see it frozen."""
+
+    name: str  # metric prefix (``NAME/train/TERM``) and optimizer key
+    module: nn.Module  # the parameters this phase optimizes
+    settings: PhaseSettings
+    learning_rate: float
+    sequence_length: int  # frames per sampled segment
+    sample_from_start: bool  # segments may start at an episode's first frame (padded at the end)
+    loss: Callable[[Batch], Losses]
+    eval_loss: Callable[[Batch], Losses] | None = None  # on test episodes; None: not evaluated by loss
+    sampling_weighting: str = "episode"
+    uses_imagination: bool = False  # the evaluator shows imagined rollouts once this phase trains
+    summary: tuple[str, str] | None = None  # (label, loss term) in the epoch's summary line
+    curves: tuple[Curve, ...] = ()
+
+
+@dataclass
+class Imagined:
+    """Trajectories the policy played inside the world model, for videos and metrics."""
+
+    observations: Tensor  # (B, H, 3, 64, 64) uint8: the frames the policy acted on
+    actions: Tensor  # (B, H) int64
+    rewards: Tensor  # (B, H) float
+    ends: Tensor  # (B, H) bool
+
+
+class ImaginationEnv(Protocol):
+    """The world model as a batched environment, on the device."""
+
+    def reset_from_initial_observations(self, observations: Tensor) -> Tensor:
+        """observations (B, 3, H, W) in [0, 1] -> the frames as the world model sees them."""
+
+    def step(self, actions: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
+        """actions (B,) -> (next frames (B, 3, H, W) in [0, 1], rewards (B,), ends (B,) bool)."""
+
+    def flush_context(self) -> None:
+        """Forget every frame but the current one."""
+
+    @property
+    def memory(self) -> int:
+        """Frames the world model remembers now."""
+
+    @property
+    def context_frames(self) -> int:
+        """Frames the world model can remember at most."""
+
+
+class Agent(nn.Module):
+    """A world-model agent: its components are submodules; the calls below are the whole contract."""
+
+    kind: str  # the registry name
+
+    def __init__(self, config: Any, num_actions: int) -> None:
+        super().__init__()
+        self.config, self._num_actions = config, num_actions
+
+    @property
+    def num_actions(self) -> int:
+        return self._num_actions
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # -- policy state: the collector and the play tool -------------------------------------------
+
+    @property
+    def burn_in(self) -> int:
+        """Frames of an unfinished episode replayed through the policy before it acts again."""
+        raise NotImplementedError
+
+    def reset_policy(self, n: int, burn_in_frames: Tensor | None = None, mask: Tensor | None = None) -> None:
+        """Start n rows of policy state, optionally replaying burn-in frames (n, T, 3, H, W) in [0, 1]
+        whose real steps ``mask`` (n, T) marks."""
+        raise NotImplementedError
+
+    def reset_policy_rows(self, rows: Tensor) -> None:
+        """Restart the rows where ``rows`` ((n,) bool) is True: their episodes ended."""
+        raise NotImplementedError
+
+    def clear_policy(self) -> None:
+        """Drop the policy state."""
+        raise NotImplementedError
+
+    def policy_step(self, frames: Tensor, imagined: bool = False) -> tuple[Tensor, Tensor]:
+        """One step of the policy -> logits (n, A), values (n,); advances the policy state. ``frames``
+        (n, 3, H, W) in [0, 1] are real observations, or frames the imagination returned."""
+        raise NotImplementedError
+
+    def seen_frames(self, obs: Tensor) -> Tensor:
+        """What the policy sees of real frames obs (n, 3, H, W) in [0, 1] (the viewer shows it)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, should_sample: bool = True, temperature: float = 1.0) -> Tensor:
+        """obs (n, 3, H, W) in [0, 1] -> actions (n,) int64; advances the policy state."""
+        logits = self.policy_step(obs)[0] / temperature
+        return sample(logits) if should_sample else logits.argmax(dim=-1)
+
+    # -- imagination -------------------------------------------------------------------------------
+
+    def imagination(self) -> ImaginationEnv:
+        """The world model as an environment: built on first call and kept (its caches are
+        allocated once)."""
+        raise NotImplementedError
+
+    def imagine(self, batch: Batch) -> Imagined:
+        """The policy's rollouts in imagination from the last frame of each segment of ``batch``
+        ((B, 1 + burn_in) frames), as training makes them."""
+        raise NotImplementedError
+
+    @property
+    def context_length(self) -> int:
+        """Frames per segment the world model trains on (reconstruction grids show as many)."""
+        raise NotImplementedError
+
+    def reconstruct(self, batch: Batch) -> Tensor:
+        """(B, T, 3, H, W) in [0, 1]: the batch's frames through the tokenizer."""
+        raise NotImplementedError
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def phases(self, training: TrainingConfig) -> list[Phase]:
+        """The components' training phases, in the order an epoch runs them."""
+        raise NotImplementedError
+
+    def start_epoch(self, training: TrainingConfig) -> None:
+        """Called before each epoch's phases (e.g. to start per-epoch caches)."""

@@ -1,0 +1,115 @@
+"""The IRIS agent: a discrete autoencoder (tokenizer), a GPT world model over its tokens and an
+actor-critic trained in imagination, behind the shared agent contract."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from iris_wm.agents.base import Agent, Curve, Phase
+from iris_wm.agents.iris.actor_critic import ActorCritic, ImagineOutput
+from iris_wm.agents.iris.config import IRISConfig, IRISTraining
+from iris_wm.agents.iris.frame_cache import FrameCache
+from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.tokenizer import Tokenizer
+from iris_wm.agents.iris.world_model import WorldModel
+from iris_wm.data.batch import Batch
+from iris_wm.models.losses import Losses
+
+
+class IRISAgent(Agent):
+    kind = "iris"
+
+    def __init__(self, config: IRISConfig, num_actions: int) -> None:
+        super().__init__(config, num_actions)
+        # Registration order = the authors' checkpoint key order.
+        self.tokenizer = Tokenizer(config.tokenizer)
+        self.world_model = WorldModel(config.tokenizer.vocab_size, num_actions, config.world_model)
+        self.actor_critic = ActorCritic(num_actions, config.actor_critic)
+        self._imagination: WorldModelEnv | None = None
+        self._frame_cache: FrameCache | None = None  # this epoch's, when training.cache_tokens
+
+    # -- policy state ------------------------------------------------------------------------------
+
+    @property
+    def burn_in(self) -> int:
+        return self.config.actor_critic_loss.burn_in
+
+    def seen_frames(self, obs: Tensor) -> Tensor:
+        """By default the tokenizer's reconstruction of real frames, as in imagination, so that both
+        look alike to the policy."""
+        if self.actor_critic.config.use_original_obs:
+            return obs
+        return self.tokenizer.encode_decode(obs, should_preprocess=True, should_postprocess=True).clamp(0, 1)
+
+    def reset_policy(self, n: int, burn_in_frames: Tensor | None = None, mask: Tensor | None = None) -> None:
+        if burn_in_frames is None:
+            self.actor_critic.reset(n)
+            return
+        seen = self.seen_frames(burn_in_frames.flatten(0, 1)).view_as(burn_in_frames)
+        self.actor_critic.reset(n, seen, mask)
+
+    def reset_policy_rows(self, rows: Tensor) -> None:
+        self.actor_critic.reset_rows(rows)
+
+    def clear_policy(self) -> None:
+        self.actor_critic.clear()
+
+    def policy_step(self, frames: Tensor, imagined: bool = False) -> tuple[Tensor, Tensor]:
+        out = self.actor_critic(frames if imagined else self.seen_frames(frames))
+        return out.logits[:, -1], out.values[:, -1, 0]
+
+    # -- imagination -------------------------------------------------------------------------------
+
+    def imagination(self) -> WorldModelEnv:
+        if self._imagination is None:
+            self._imagination = WorldModelEnv(self.tokenizer, self.world_model)
+        return self._imagination
+
+    def imagine(self, batch: Batch) -> ImagineOutput:
+        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)
+
+    @property
+    def context_length(self) -> int:
+        return self.config.world_model.max_blocks
+
+    def reconstruct(self, batch: Batch) -> Tensor:
+        return self.tokenizer.encode_decode(batch.observations, True, True).clamp(0, 1)
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def start_epoch(self, training: IRISTraining) -> None:
+        # Filled lazily during the world-model and actor-critic phases, after the tokenizer's.
+        self._frame_cache = (FrameCache(self.tokenizer, training.cache_reconstructions_gib * 2**30)
+                             if training.cache_tokens else None)
+
+    def phases(self, training: IRISTraining) -> list[Phase]:
+        t, vocab_size = training, self.config.tokenizer.vocab_size
+        common = {"learning_rate": t.learning_rate, "sampling_weighting": t.sampling_weighting}
+        return [
+            Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sample_from_start=True,
+                  loss=self.tokenizer.compute_loss, eval_loss=self.tokenizer.compute_loss,
+                  summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
+            Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
+                  sample_from_start=True, loss=self._world_model_loss,
+                  eval_loss=lambda batch: self.world_model.compute_loss(batch, self.tokenizer),
+                  summary=("wm obs", "loss_obs"),
+                  # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
+                  curves=(Curve("world_model/train/loss_obs", math.log(vocab_size), f"uniform (ln {vocab_size})"),
+                          Curve("world_model/train/loss_rewards")), **common),
+            Phase("actor_critic", self.actor_critic, t.actor_critic, sequence_length=1 + self.burn_in,
+                  sample_from_start=False, loss=self._actor_critic_loss, uses_imagination=True,
+                  summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),), **common),
+        ]
+
+    def _world_model_loss(self, batch: Batch) -> Losses:
+        tokens = self._frame_cache.tokens(batch) if self._frame_cache else None
+        return self.world_model.compute_loss(batch, self.tokenizer, tokens)
+
+    def _actor_critic_loss(self, batch: Batch) -> Losses:
+        cache = self._frame_cache
+        tokens = cache.tokens(batch) if cache else None
+        reconstructions = cache.reconstructions(batch, tokens) if cache else None
+        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss, tokens,
+                                              reconstructions)
