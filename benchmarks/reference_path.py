@@ -18,8 +18,8 @@ from torch.distributions import Categorical
 
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.agents.iris.tokenizer import Tokenizer
-from iris_wm.models.transformer import SelfAttention, Transformer
 from iris_wm.agents.iris.world_model import WorldModel
+from iris_wm.models.transformer import SelfAttention, Transformer
 
 
 class ConcatKVCache:

@@ -41,16 +41,16 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/speed.py` from anywhere
 
 from benchmarks.reference_path import reference_env, reference_world_model  # noqa: E402
-from iris_wm.agent import create_model  # noqa: E402
+from iris_wm.agents import create_model  # noqa: E402
+from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
+from iris_wm.agents.iris.imagination import WorldModelEnv  # noqa: E402
 from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.data.episode import Episode  # noqa: E402
 from iris_wm.envs.atari import make_atari  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
-from iris_wm.agents.iris.imagination import WorldModelEnv  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
-from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
 from iris_wm.training.hydra_app import compose_config  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
 from iris_wm.training.trainer import Trainer  # noqa: E402
@@ -156,7 +156,7 @@ def training_step(component: torch.nn.Module, optimizer: torch.optim.Optimizer, 
 def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurements: list[str]) -> None:
     agent = create_model("iris", 6, bench.device, config.agent)
     tokenizer, world_model, actor_critic = agent.tokenizer.eval(), agent.world_model.eval(), agent.actor_critic
-    loss_config = config.training.actor_critic_loss
+    loss_config = config.agent.actor_critic_loss
     b, horizon = config.training.actor_critic.batch_num_samples, loss_config.imagine_horizon
     batch = random_batch(b, 1 + loss_config.burn_in, bench.device, 6, seed=0)
     setting = f"batch {b}, burn-in {loss_config.burn_in}, horizon {horizon}"
@@ -215,9 +215,9 @@ def channels_last(tokenizer: torch.nn.Module) -> torch.nn.Module:
 def bench_tokenizer(bench: Bench, size: str, config: TrainConfig) -> None:
     b = config.training.tokenizer.batch_num_samples
     for perceptual in (True, False):
-        tokenizer_config = replace(config.agent.tokenizer, perceptual_weight=1.0 if perceptual else 0.0,
-                                   perceptual_weights_path="random")  # random VGG16: speed is the same
+        tokenizer_config = replace(config.agent.tokenizer, perceptual_weight=1.0 if perceptual else 0.0)
         agent = create_model("iris", 6, bench.device, replace(config.agent, tokenizer=tokenizer_config))
+        agent.tokenizer.perceptual_trunk_weights = "random"  # random VGG16: speed is the same
         batch = random_batch(b, 1, bench.device, 6, seed=2)
         paths = {}
         for path, tokenizer in (("reference", agent.tokenizer), ("channels-last", channels_last(agent.tokenizer))):
@@ -281,13 +281,13 @@ def bench_epoch(bench: Bench, size: str, config: TrainConfig, like_epoch: int, s
     dataset = random_dataset(num_frames)
     setting = (f"{steps} steps/phase, batches {t.tokenizer.batch_num_samples}/{t.world_model.batch_num_samples}/"
                f"{t.actor_critic.batch_num_samples}, {num_frames} frames (as epoch {like_epoch})")
-    config.agent.tokenizer.perceptual_weights_path = "random"
     paths = {}
     with tempfile.TemporaryDirectory() as run_dir:
         for path in ("reference, uncached", "optimised, uncached", "optimised, cached"):
             run_config = replace(config, training=replace(t, cache_tokens=path.endswith(" cached")))
             trainer = Trainer(run_config, Path(run_dir) / path.replace(", ", "_"))
             trainer.train_dataset = dataset
+            trainer.agent.tokenizer.perceptual_trunk_weights = "random"
             if path.startswith("reference"):
                 agent = trainer.agent
                 agent.world_model = reference_world_model(agent.world_model)

@@ -73,6 +73,7 @@ def tiny_iris_config(**world_model) -> dict:
         "world_model": {"tokens_per_block": 17, "max_blocks": 4, "num_layers": 2, "num_heads": 2,
                         "embed_dim": 32, **world_model},
         "actor_critic": {"lstm_dim": 32},
+        "actor_critic_loss": {"imagine_horizon": 4, "burn_in": 4},
     }
 
 

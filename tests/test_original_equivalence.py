@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from iris_wm.agents.iris.original import load_original_agent
+from iris_wm.checkpoint.original import load_original_agent
 from tests.factories import HEAD_POSITIONS, REFERENCE, synthetic_original_state_dict
 from tests.reference import original_iris_functional as ref
 

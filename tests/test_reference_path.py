@@ -8,9 +8,9 @@ import torch
 
 from benchmarks.reference_path import ConcatKVCache, reference_env, reference_world_model
 from iris_wm import create_model
-from iris_wm.data.batch import Batch
-from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
+from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.data.batch import Batch
 from tests.factories import tiny_iris_config
 
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}

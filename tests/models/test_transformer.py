@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from iris_wm.models.transformer import Transformer, TransformerConfig, attention_mask
 from iris_wm.agents.iris.world_model import WorldModel
+from iris_wm.models.transformer import Transformer, TransformerConfig, attention_mask
 
 
 def small_config(attention: str) -> TransformerConfig:

@@ -8,8 +8,6 @@ import pytest
 
 from iris_wm import save_agent
 from iris_wm.cli import main
-from iris_wm.errors import IrisError
-from iris_wm.play.session import check_components
 from tests.play.conftest import tiny_agent
 
 
@@ -52,14 +50,6 @@ def test_a_checkpoint_alone_needs_a_game_and_cannot_browse(tmp_path, capsys):
     assert "say which game with --env" in error_of(["play", str(checkpoint), "--headless"], capsys)
     assert "-e browses the episodes saved in a run folder" in error_of(
         ["play", str(checkpoint), "-e", "--env", "Breakout", "--headless"], capsys)
-
-
-def test_a_checkpoint_without_a_world_model_says_so(tmp_path):
-    agent = tiny_agent()
-    agent.world_model = None
-    check_components(agent, "agent", tmp_path)  # the real game needs no world model
-    with pytest.raises(IrisError, match=r"has no world model, which -w needs .* it can do: the default mode, -e"):
-        check_components(agent, "world-model", tmp_path)
 
 
 def test_a_run_without_saved_episodes_says_where_it_looked(tmp_path, capsys):

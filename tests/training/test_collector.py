@@ -25,7 +25,7 @@ def collector_for(num_envs: int, dataset: EpisodeDataset, **env) -> Collector:
 def test_step_collection_continues_unfinished_episodes_across_calls(agent, tmp_path):
     dataset = EpisodeDataset(tmp_path / "train", "train_dataset")
     collector = collector_for(1, dataset, max_episode_steps=4000, done_on_life_loss=False)
-    config = CollectionConfig(num_steps=20, epsilon=0.0, burn_in=4)
+    config = CollectionConfig(num_steps=20, epsilon=0.0)  # the agent's burn-in is 4 frames
     collector.collect(agent, config, epoch=1)
     assert dataset.num_steps == 20 and dataset.num_episodes == 1 and not dataset.get_episode(0).finished
     collector.collect(agent, config, epoch=2)  # the same episode goes on (burn-in from its last frames)

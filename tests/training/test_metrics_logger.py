@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from iris_wm.errors import IrisError
+from iris_wm.agents.base import Curve
 from iris_wm.training.metrics_logger import MetricsLogger, plot_metrics, read_metrics, truncate_after
 
 
@@ -76,11 +77,13 @@ def test_truncate_after_keeps_completed_epochs(tmp_path):
 
 def test_plot_metrics_draws_the_logged_curves(tmp_path):
     out = tmp_path / "media" / "learning_curves.png"
-    assert plot_metrics(tmp_path, out) is False  # nothing logged yet
+    curves = [Curve("train_dataset/return"), Curve("world_model/train/loss_obs", 6.2, "uniform (ln 512)")]
+    assert plot_metrics(tmp_path, out, curves) is False  # nothing logged yet
     log_epochs(tmp_path, [1, 2, 3])
-    assert plot_metrics(tmp_path, out) is True
+    assert plot_metrics(tmp_path, out, curves) is True
+    assert plot_metrics(tmp_path, out, [Curve("never/logged")]) is False
     logger = MetricsLogger(tmp_path, use_tensorboard=False)
-    assert logger.plot(tmp_path / "again.png") is True
+    assert logger.plot(tmp_path / "again.png", curves) is True
     logger.close()
     with Image.open(out) as image:
         width, height = image.size

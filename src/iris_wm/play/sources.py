@@ -66,7 +66,7 @@ class EpisodeCounter:
 
 class RealGameSource:
     """The agent plays the real test game. With ``reconstruction`` three panels: the raw 210x160
-    frame, the 64x64 input and what the agent sees (by default the tokenizer's reconstruction)."""
+    frame, the 64x64 input and what the agent's policy sees of it (``Agent.seen_frames``)."""
 
     keymap: dict[str, int] = {}
     moves_alone = True

@@ -66,8 +66,8 @@ class LoggerConfig:
 
 @dataclass
 class TrainConfig:
-    agent: Any = MISSING  # the agent kind's config (agent=iris: IRISConfig)
-    env: Any = MISSING  # the environment kind's config (env=atari: AtariEnvConfig)
+    agent: Any = MISSING  # the agent kind's config dataclass (agent=NAME)
+    env: Any = MISSING  # the environment kind's config dataclass (env=NAME)
     common: CommonConfig = field(default_factory=CommonConfig)
     collection: Collections = field(default_factory=Collections)
     training: TrainingConfig = field(default_factory=TrainingConfig)  # the agent kind's subclass

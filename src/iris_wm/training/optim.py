@@ -1,4 +1,4 @@
-"""Optimizers of the three components (spec §10.1): lr 1e-4, no schedule."""
+"""One optimizer per training phase: Adam, or AdamW with decay groups; a constant learning rate."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def make_optimizer(module: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Adam without decay (tokenizer, actor-critic), AdamW with decay groups (world model). Frozen
+    """Adam when the phase has no weight decay, AdamW with decay groups when it has. Frozen
     parameters (LPIPS) are left out. On CUDA the fused kernels step every parameter at once."""
     fused = {"fused": True} if next(module.parameters()).is_cuda else {}
     if weight_decay > 0:

@@ -4,16 +4,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from iris_wm.errors import IrisError
 from iris_wm.agents.iris.actor_critic import (
     ActorCritic,
     ActorCriticConfig,
     ActorCriticLossConfig,
     ImagineOutput,
 )
+from iris_wm.errors import IrisError
 from iris_wm.models.losses import Losses
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "iris_state_dict.txt"
+REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "iris_state_dict.txt"
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from iris_wm import create_model
-from iris_wm.data.dataset import EpisodeDataset
-from iris_wm.data.episode import Episode
-from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
 from iris_wm.agents.iris.frame_cache import FrameCache, FrameTable
+from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.data.episode import Episode
 from tests.factories import tiny_iris_config
 
 
@@ -107,8 +107,9 @@ def test_the_trainer_encodes_each_frame_once_per_epoch_with_the_cache(cache_toke
     trainer.agent.tokenizer.encoder.register_forward_hook(lambda module, args, out: encoded.append(len(args[0])))
     trainer.train_agent(epoch=1)
     tokenizer_frames = t.tokenizer.steps_per_epoch * t.tokenizer.batch_num_samples
-    sampled = (t.world_model.steps_per_epoch * t.world_model.batch_num_samples * config.agent.world_model.max_blocks
-               + t.actor_critic.steps_per_epoch * t.actor_critic.batch_num_samples * (1 + t.actor_critic_loss.burn_in))
+    burn_in, max_blocks = config.agent.actor_critic_loss.burn_in, config.agent.world_model.max_blocks
+    sampled = (t.world_model.steps_per_epoch * t.world_model.batch_num_samples * max_blocks
+               + t.actor_critic.steps_per_epoch * t.actor_critic.batch_num_samples * (1 + burn_in))
     if cache_tokens:  # the stored frames and one padding frame at most
         assert tokenizer_frames < sum(encoded) <= tokenizer_frames + dataset.num_steps + 1 < tokenizer_frames + sampled
     else:

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 import iris_wm
-from iris_wm.data.batch import Batch
 from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.data.batch import Batch
 from tests.factories import tiny_iris_config
 
 

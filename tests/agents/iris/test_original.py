@@ -5,8 +5,9 @@ import zipfile
 import pytest
 import torch
 
+from iris_wm.agents.iris.original import to_original_names
 from iris_wm.checkpoint import load_agent
-from iris_wm.agents.iris.original import load_original_agent, to_original_names
+from iris_wm.checkpoint.original import load_original_agent
 from iris_wm.cli import main
 from iris_wm.errors import IrisError
 from tests.factories import synthetic_original_state_dict

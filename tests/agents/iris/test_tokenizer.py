@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from iris_wm.agents.iris.tokenizer import Tokenizer, TokenizerConfig
 from iris_wm.config import build_config
 from iris_wm.data.batch import Batch
-from iris_wm.agents.iris.tokenizer import Tokenizer, TokenizerConfig
 from tests.factories import tiny_iris_config
 
 
@@ -111,7 +111,8 @@ def test_reconstruction_improves_with_training():
 
 
 def test_perceptual_term_is_built_on_first_use_and_kept_out_of_the_state_dict():
-    tokenizer = tiny_tokenizer(perceptual_weight=1.0, perceptual_weights_path="random")
+    tokenizer = tiny_tokenizer(perceptual_weight=1.0)
+    tokenizer.perceptual_trunk_weights = "random"  # no VGG16 download
     keys_before = set(tokenizer.state_dict())
     assert tokenizer.lpips is None
     losses = tokenizer.compute_loss(frames_batch(2, 1))

@@ -2,9 +2,9 @@ import math
 
 import torch
 
+from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.models.transformer import TransformerConfig
-from iris_wm.agents.iris.world_model import WorldModel
 
 
 class FixedTokens(torch.nn.Module):

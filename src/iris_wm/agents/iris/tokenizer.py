@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from iris_wm.agents.iris.autoencoder import AutoencoderConfig, Decoder, Encoder
 from iris_wm.data.batch import Batch
+from iris_wm.errors import IrisError
 from iris_wm.models.losses import Losses
 
 
@@ -28,6 +29,12 @@ class TokenizerConfig:
     # The authors train with LPIPS's dropout active (spec §17.2): true reproduces that, false makes
     # the perceptual loss deterministic.
     perceptual_dropout_in_train: bool = True
+
+    def __post_init__(self) -> None:
+        if self.perceptual_weights_path == "random":
+            raise IrisError("tokenizer.perceptual_weights_path=random would train with an untrained VGG16 (a "
+                            "meaningless perceptual loss); give torchvision's vgg16-397923af.pth, null, or set "
+                            "tokenizer.perceptual_weight=0")
 
     @property
     def tokens_per_frame(self) -> int:
@@ -64,6 +71,8 @@ class Tokenizer(nn.Module):
         self.decoder = Decoder(ae)
         self.embedding.weight.data.uniform_(-1.0 / config.vocab_size, 1.0 / config.vocab_size)
         self.lpips: nn.Module | None = None  # built by the first compute_loss that needs it
+        # Where LPIPS's VGG16 trunk comes from; tests and benchmarks set "random" (no download).
+        self.perceptual_trunk_weights = config.perceptual_weights_path
 
     def perceptual_loss(self) -> nn.Module:
         """LPIPS, built on first use: only tokenizer training needs the VGG16 weights. Its frozen
@@ -72,7 +81,7 @@ class Tokenizer(nn.Module):
             from iris_wm.models.lpips import LPIPS
 
             c = self.config
-            lpips = LPIPS(c.perceptual_weights_path, dropout_in_train=c.perceptual_dropout_in_train)
+            lpips = LPIPS(self.perceptual_trunk_weights, dropout_in_train=c.perceptual_dropout_in_train)
             self.lpips = lpips.to(self.embedding.weight.device).train(self.training)
         return self.lpips
 

@@ -1,0 +1,75 @@
+"""The package's layers point one way (the contract in pyproject.toml) and no module imports
+itself back through others, function-level and type-checking imports included."""
+
+from pathlib import Path
+
+import pytest
+
+grimp = pytest.importorskip("grimp")
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+
+# Modules of the shared machinery: they must not name a component of any one agent kind.
+SHARED = ("training", "play", "commands/train.py", "commands/resume.py", "commands/eval.py", "commands/play.py",
+          "checkpoint/loading.py", "checkpoint/run_checkpoint.py")
+IRIS_NAMES = ("tokenizer", "world_model", "actor_critic", "policy_input", "WorldModelEnv", "FrameCache", "IRIS")
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's components of a directed graph {node: successors}."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in graph.get(node, ()):
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            components.append(component)
+
+    for node in list(graph):
+        if node not in index:
+            visit(node)
+    return components
+
+
+def test_the_cycle_finder_finds_cycles():
+    components = strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
+    assert {"a", "b", "c"} in components and {"d"} in components
+
+
+def test_no_import_cycles():
+    graph = grimp.build_graph("iris_wm", cache_dir=None)
+    imports = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
+    cycles = [sorted(c) for c in strongly_connected(imports) if len(c) > 1]
+    assert cycles == []
+
+
+def test_the_layer_contract_holds(capsys):
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True) == 0, capsys.readouterr().out
+
+
+def test_shared_machinery_names_no_component_of_an_agent_kind():
+    package = Path(__file__).resolve().parents[1] / "src" / "iris_wm"
+    files = [path for name in SHARED for path in ([package / name] if name.endswith(".py")
+                                                  else sorted((package / name).glob("*.py")))]
+    found = [(path.name, word) for path in files for word in IRIS_NAMES if word in path.read_text()]
+    assert found == []
