@@ -11,7 +11,7 @@ def test_create_model_builds_the_papers_networks_by_default():
     agent = iris_wm.create_model("iris", num_actions=4, device="cpu")
     counts = {name: sum(p.numel() for p in getattr(agent, name).parameters())
               for name in ("tokenizer", "world_model", "actor_critic")}
-    assert counts == {"tokenizer": 4_027_523, "world_model": 8_447_493, "actor_critic": 3_217_957}  # spec §15
+    assert counts == {"tokenizer": 4_027_523, "world_model": 8_447_493, "actor_critic": 3_217_957}  # the authors'
     assert isinstance(agent.config, iris_wm.IRISConfig) and agent.device == torch.device("cpu")
 
 

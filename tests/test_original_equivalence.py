@@ -3,7 +3,7 @@
 A synthetic ``last.pt`` is built from the exact key listing of the authors' checkpoint
 (``shared/reference/iris_state_dict.txt``) with random values, imported with
 ``load_original_agent``, and our modules are compared with ``reference.original_iris_functional``,
-an independent functional reading of the spec that runs on the authors' raw tensors.
+an independent functional reading of the authors' model that runs on their raw tensors.
 Tokens must be identical; everything else must agree to float32 rounding (1e-4).
 """
 
@@ -23,13 +23,13 @@ from tests.reference import original_iris_functional as ref
 pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason=f"the authors' key listing is absent ({REFERENCE})")
 
 CFG = ref.OriginalConfig()
-TPB, MAX_TOKENS = 17, 340  # tokens per block, max_blocks * TPB (spec §3)
+TPB, MAX_TOKENS = 17, 340  # tokens per block, max_blocks * TPB
 ATOL = 1e-4
 def synthetic_value(key: str, shape: tuple[int, ...], g: torch.Generator) -> Tensor:
     """Random values scaled so activations stay O(1): unit-gain weights make attention far from
     uniform (the masks matter) and keep every output well above float32 rounding noise."""
     if key.startswith("tokenizer.lpips."):
-        return torch.zeros(shape)  # dropped by the importer (frozen VGG16, spec §18)
+        return torch.zeros(shape)  # dropped by the importer (frozen VGG16)
     if key == "tokenizer.embedding.weight":
         # Uniform like the authors' init, but ±1 instead of ±1/512: a trained codebook sits at the
         # latents' scale. At ±1/512 every code is ~0.02 long against ~12 for z, so the argmin is
@@ -60,7 +60,7 @@ def quantizer_margin(sd: dict[str, Tensor], z: Tensor) -> float:
 
 
 def token_sequence(num_actions: int, length: int, g: torch.Generator) -> Tensor:
-    """(2, length) interleaved [16 obs tokens, action] blocks from position 0 (spec §3.1)."""
+    """(2, length) interleaved [16 obs tokens, action] blocks from position 0."""
     obs = torch.randint(0, 512, (2, MAX_TOKENS // TPB, TPB - 1), generator=g)
     actions = torch.randint(0, num_actions, (2, MAX_TOKENS // TPB, 1), generator=g)
     return torch.cat([obs, actions], dim=-1).flatten(1)[:, :length]
@@ -112,7 +112,7 @@ def test_tokenizer_matches_the_authors(causal):
         torch.testing.assert_close(ours.z_quantized.flatten(0, 1), z_q, atol=ATOL, rtol=0)
         decoded = ref.decode(sd, z_q, CFG)
         torch.testing.assert_close(agent.tokenizer.decode(ours.z_quantized).flatten(0, 1), decoded, atol=ATOL, rtol=0)
-        # Imagination's path (spec §2.4): tokens -> codebook -> decoder -> [0, 1], clamped.
+        # Imagination's path: tokens -> codebook -> decoder -> [0, 1], clamped.
         from_tokens = agent.tokenizer.decode_tokens(ours.tokens[0])
         torch.testing.assert_close(from_tokens, ((decoded[:3] + 1) / 2).clamp(0, 1), atol=ATOL, rtol=0)
 

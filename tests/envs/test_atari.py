@@ -1,4 +1,4 @@
-"""The Atari wrapper stack (spec §9.1) against raw ALE screens and the paper's settings."""
+"""The Atari wrapper stack (docs/algorithm.md, 'Atari protocol') against raw ALE screens and the paper's settings."""
 
 import numpy as np
 import pytest
@@ -113,7 +113,7 @@ def test_frame_skip_max_pools_the_last_two_resized_frames():
 
 
 def test_max_pool_buffer_is_not_cleared_on_early_end():
-    # Spec §17.10: an episode that ends at the first frame of a skip returns the previous
+    # As the original (docs/faithfulness.md): an episode that ends at the first frame of a skip returns the previous
     # step's two frames. Here the time limit (1 no-op + 4 + 1 frames) ends the 2nd step early.
     env = make_atari(AtariConfig(id="Breakout", max_episode_steps=6, noop_max=1, done_on_life_loss=False), seed=0)
     env.reset()

@@ -1,4 +1,4 @@
-"""The estimators against the published numbers (reference §14.3) and against rliable itself."""
+"""The estimators against the published numbers (docs/report.md) and against rliable itself."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from iris_wm.evaluation.scores import load_baseline, load_references
 
 NO_BOOTSTRAP = ReportSettings(reps=0, profile_reps=0, poi_reps=0)
 
-# Reference §14.3 (rliable 1.2.0, matches the IRIS paper's Table 1) and the Δ-IRIS spec §14:
+# Published aggregates (rliable 1.2.0; the IRIS paper's Table 1, and Δ-IRIS's; docs/report.md):
 # runs, #superhuman, mean, median, IQM, optimality gap.
 PUBLISHED = {
     "IRIS": (5, 10, 1.046, 0.289, 0.501, 0.512),
@@ -50,7 +50,7 @@ def test_iris_superhuman_games_and_raw_means():
 def test_curl_raw_means_are_computed_back_from_its_normalised_scores():
     result = evaluate_method(load_baseline("CURL"), load_references(), NO_BOOTSTRAP)
     raw = dict(zip(result.games, result.raw_means, strict=True))
-    assert round(raw["Alien"], 1) == 711.0 and round(raw["Frostbite"], 1) == 1226.5  # reference §14.3
+    assert round(raw["Alien"], 1) == 711.0 and round(raw["Frostbite"], 1) == 1226.5  # the published means
 
 
 def test_human_normalisation_ends():
@@ -109,7 +109,7 @@ def test_intervals_are_seeded_near_the_published_ones_and_leave_numpy_alone():
     assert np.array_equal(np.random.get_state()[1], before)  # the caller's random stream is untouched
     np.testing.assert_array_equal(first, metrics.aggregate_intervals(scores, reps=2000, seed=0))
     assert not np.array_equal(first, metrics.aggregate_intervals(scores, reps=2000, seed=1))
-    # Reference §14.3, 50,000 reps: mean [0.965, 1.127], median [0.249, 0.415], IQM [0.441, 0.564],
+    # Published intervals, 50,000 reps: mean [0.965, 1.127], median [0.249, 0.415], IQM [0.441, 0.564],
     # OG [0.491, 0.533]; 2,000 reps land within a Monte-Carlo error of them.
     published = np.array([[0.965, 0.249, 0.441, 0.491], [1.127, 0.415, 0.564, 0.533]])
     np.testing.assert_allclose(first, published, atol=0.02)

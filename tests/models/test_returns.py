@@ -9,7 +9,7 @@ def rows(*values, dtype=torch.float32):
 
 
 def test_spec_worked_example():
-    # IRIS spec §5.4: gamma 0.995, lambda 0.95.
+    # Worked by hand with the paper's gamma 0.995 and lambda 0.95.
     rewards = rows([1.0, 0.0, 0.0, 1.0])
     values = torch.full((1, 4), 0.5)
     ends = rows([False, False, True, False], dtype=torch.bool)

@@ -1,7 +1,7 @@
-"""An independent, functional reading of the authors' IRIS forward passes, from the spec only.
+"""An independent, functional reading of the authors' IRIS forward passes.
 
-Written from ``shared/reference/iris_spec.md`` (§1-§6, §18) and the key listing
-``iris_state_dict.txt``; no code of the original (or of iris-wm's modules) was consulted. Every
+Written from a description of their architecture and the key listing of their checkpoint
+(``iris_state_dict.txt``); no code of the original (or of iris-wm's modules) was consulted. Every
 function reads the authors' raw state dict ``sd`` under the authors' key names (their separate
 key/query/value linears, their float 0/1 ``attn.mask`` buffers, their ``embedder.embedding_tables``
 and head ``indices`` buffers, ``pos_emb`` at world-model level), so it checks an imported agent
@@ -23,18 +23,18 @@ StateDict = dict[str, Tensor]
 
 @dataclass(frozen=True)
 class OriginalConfig:
-    """The architecture numbers of the authors' default Atari config (spec §2, §3.3)."""
+    """The architecture numbers of the authors' default Atari config."""
 
     resolution: int = 64  # frames are resolution x resolution
     num_levels: int = 5  # len(ch_mult); levels 0..3 resample by 2
-    num_res_blocks: int = 2  # per encoder level; decoder levels have one more (§2.3)
+    num_res_blocks: int = 2  # per encoder level; decoder levels have one more
     attn_resolutions: tuple[int, ...] = (8, 16)
-    tokens_per_block: int = 17  # 16 obs tokens then 1 action token (§3.1)
+    tokens_per_block: int = 17  # 16 obs tokens then 1 action token
     num_layers: int = 10
     num_heads: int = 4
 
 
-# -- tokenizer building blocks (spec §2.1) --------------------------------------------------------
+# -- tokenizer building blocks --------------------------------------------------------------------
 
 def _conv(sd: StateDict, name: str, x: Tensor, stride: int = 1, padding: int | None = None) -> Tensor:
     weight = sd[f"{name}.weight"]
@@ -85,10 +85,10 @@ def _mid(sd: StateDict, name: str, x: Tensor) -> Tensor:
     return _resnet_block(sd, f"{name}.block_2", x)
 
 
-# -- tokenizer (spec §2.2-2.4) --------------------------------------------------------------------
+# -- tokenizer ------------------------------------------------------------------------------------
 
 def encoder(sd: StateDict, x: Tensor, cfg: OriginalConfig) -> Tensor:
-    """(N, 3, 64, 64) in [-1, 1] -> (N, 512, 4, 4) (before pre_quant_conv), spec §2.2."""
+    """(N, 3, 64, 64) in [-1, 1] -> (N, 512, 4, 4) (before pre_quant_conv)."""
     p = "tokenizer.encoder"
     h = _conv(sd, f"{p}.conv_in", x)
     resolution = cfg.resolution
@@ -105,7 +105,7 @@ def encoder(sd: StateDict, x: Tensor, cfg: OriginalConfig) -> Tensor:
 
 
 def quantize(sd: StateDict, z: Tensor) -> tuple[Tensor, Tensor]:
-    """z (N, E, h, w) -> tokens (N, h*w) row-major, z_q (N, E, h, w); spec §2.4."""
+    """z (N, E, h, w) -> tokens (N, h*w) row-major, z_q (N, E, h, w)."""
     n, e, h, w = z.shape
     vectors = z.permute(0, 2, 3, 1).reshape(n, h * w, e)  # index = w*row + col
     codebook = sd["tokenizer.embedding.weight"]  # (V, E)
@@ -124,7 +124,7 @@ def encode(sd: StateDict, x: Tensor, cfg: OriginalConfig) -> tuple[Tensor, Tenso
 
 
 def decode(sd: StateDict, z_q: Tensor, cfg: OriginalConfig) -> Tensor:
-    """(N, 512, 4, 4) -> (N, 3, 64, 64) in [-1, 1] space, no output activation; spec §2.3."""
+    """(N, 512, 4, 4) -> (N, 3, 64, 64) in [-1, 1] space, no output activation."""
     p = "tokenizer.decoder"
     h = _conv(sd, f"{p}.conv_in", _conv(sd, "tokenizer.post_quant_conv", z_q))
     h = _mid(sd, f"{p}.mid", h)
@@ -140,7 +140,7 @@ def decode(sd: StateDict, z_q: Tensor, cfg: OriginalConfig) -> Tensor:
     return _conv(sd, f"{p}.conv_out", _swish(_group_norm(sd, f"{p}.norm_out", h)))
 
 
-# -- world model (spec §3) ------------------------------------------------------------------------
+# -- world model ----------------------------------------------------------------------------------
 
 def _linear(sd: StateDict, name: str, x: Tensor) -> Tensor:
     return F.linear(x, sd[f"{name}.weight"], sd[f"{name}.bias"])
@@ -156,7 +156,7 @@ def _gelu(x: Tensor) -> Tensor:
 
 
 def _self_attention(sd: StateDict, name: str, x: Tensor, num_heads: int) -> Tensor:
-    """Multi-head attention with the layer's float 0/1 mask buffer (§3.3): mask == 0 -> -inf."""
+    """Multi-head attention with the layer's float 0/1 mask buffer: mask == 0 -> -inf."""
     b, t, e = x.shape
 
     def heads(part: str) -> Tensor:  # (B, heads, T, head_dim)
@@ -192,9 +192,9 @@ def _head(sd: StateDict, name: str, x: Tensor) -> Tensor:
 
 def world_model(sd: StateDict, tokens: Tensor, cfg: OriginalConfig) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """tokens (B, T) from position 0, no cache -> (sequence (B, T, E), obs logits, reward logits,
-    end logits), as the authors' forward returns them (§3.4); eval mode, so no dropout."""
+    end logits), as the authors' forward returns them; eval mode, so no dropout."""
     x = _embed(sd, tokens, cfg)
-    for layer in range(cfg.num_layers):  # pre-LN blocks (§3.3)
+    for layer in range(cfg.num_layers):  # pre-LN blocks
         p = f"world_model.transformer.blocks.{layer}"
         x = x + _self_attention(sd, f"{p}.attn", _layer_norm(sd, f"{p}.ln1", x), cfg.num_heads)
         h = _gelu(_linear(sd, f"{p}.mlp.0", _layer_norm(sd, f"{p}.ln2", x)))
@@ -203,7 +203,7 @@ def world_model(sd: StateDict, tokens: Tensor, cfg: OriginalConfig) -> tuple[Ten
     return x, _head(sd, "head_observations", x), _head(sd, "head_rewards", x), _head(sd, "head_ends", x)
 
 
-# -- actor-critic (spec §5.1) ---------------------------------------------------------------------
+# -- actor-critic ---------------------------------------------------------------------------------
 
 def actor_critic_step(sd: StateDict, obs: Tensor, hx: Tensor, cx: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One step on obs (N, 3, 64, 64) in [0, 1] from state (hx, cx) (N, 512) each ->
@@ -215,7 +215,7 @@ def actor_critic_step(sd: StateDict, obs: Tensor, hx: Tensor, cx: Tensor) -> tup
     p = "actor_critic.lstm"
     gates = (F.linear(x, sd[f"{p}.weight_ih"], sd[f"{p}.bias_ih"])
              + F.linear(hx, sd[f"{p}.weight_hh"], sd[f"{p}.bias_hh"]))
-    i, f, g, o = gates.chunk(4, dim=1)  # PyTorch LSTMCell gate layout (§18)
+    i, f, g, o = gates.chunk(4, dim=1)  # PyTorch LSTMCell gate layout
     cx = torch.sigmoid(f) * cx + torch.sigmoid(i) * torch.tanh(g)
     hx = torch.sigmoid(o) * torch.tanh(cx)
     return _linear(sd, "actor_critic.actor_linear", hx), _linear(sd, "actor_critic.critic_linear", hx), hx, cx

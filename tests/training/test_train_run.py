@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from iris_wm.training.metrics_logger import read_metrics
 from tests.factories import tiny_train_overrides
 
 pytest.importorskip("ale_py")
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "iris_tiny_run_metrics.jsonl"
 
 
 def run_metrics(run_dir) -> list[dict]:
@@ -51,6 +54,14 @@ def test_a_run_leaves_a_complete_run_folder(finished_run):
     assert "world_model/eval/loss_obs" in metrics[3] and "tokenizer/eval/total_loss" in metrics[1]
     # an untrained world model predicts frame tokens near-uniformly over the codebook (ln V)
     assert abs(metrics[2]["world_model/train/loss_obs"] - math.log(512)) < 1.0
+
+
+def test_metrics_are_identical_to_those_recorded_before_agent_kinds_became_plug_ins(finished_run):
+    """The fixture holds this run's metrics (the same overrides and seed) as the code computed them
+    before the trainer, collector and evaluator went through the agent-kind contract (commit
+    2473a41): the refactor changed no number."""
+    expected = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
+    assert run_metrics(finished_run) == expected
 
 
 def test_same_seed_gives_identical_metrics_with_or_without_the_frame_cache(finished_run, tmp_path):

@@ -1,6 +1,6 @@
 """The replay dataset: episodes held in memory, mirrored on disk one ``.npz`` file each.
 
-Spec §7.2 (ids, FIFO eviction, incremental checkpoints, sampling) and §7.3 (the RAM bound).
+Ids, FIFO eviction, incremental checkpoints, sampling and a RAM bound (docs/algorithm.md, 'Data').
 Disk writes happen only in ``save_modified``, each file atomically, so a process killed at any
 moment leaves every file whole and every saved episode in place; at worst the files of some
 evicted episodes are left behind (``load`` evicts them again under ``max_num_episodes``).
@@ -51,7 +51,7 @@ class EpisodeDataset:
     """Episodes by id (0, 1, 2, ... in order of arrival), oldest evicted first when full.
 
     ``directory`` None keeps the dataset in memory only (the test dataset). ``max_ram_usage``
-    ("30G" or "80%", spec §7.3): the first time it is exceeded, the current number of steps
+    ("30G" or "80%"): the first time it is exceeded, the current number of steps
     becomes a permanent cap (``step_cap``, which a trainer may save and restore), and every later
     ``add_episode`` first evicts the oldest episodes until the new total fits.
     """
@@ -159,7 +159,7 @@ class EpisodeDataset:
 
     def sample_batch(self, batch_size: int, sequence_length: int, rng: np.random.Generator,
                      sample_from_start: bool = True, weighting: str = "episode") -> Batch:
-        """``batch_size`` segments of ``sequence_length`` steps (spec §7.2); frames stay uint8.
+        """``batch_size`` segments of ``sequence_length`` steps; frames stay uint8.
 
         weighting "episode" (the original's): every episode equally likely; "step": episodes in
         proportion to their length. sample_from_start: right padding possible; otherwise left
@@ -178,7 +178,7 @@ class EpisodeDataset:
         return batch
 
     def traverse(self, batch_size: int, chunk_size: int) -> Iterator[Batch]:
-        """Evaluation pass over every stored step once, episode by episode (spec §7.2)."""
+        """Evaluation pass over every stored step once, episode by episode."""
         return traverse(list(self._episodes.values()), batch_size, chunk_size)
 
     def _insert(self, episode_id: int, episode: Episode) -> None:

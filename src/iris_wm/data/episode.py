@@ -1,4 +1,4 @@
-"""One episode of real experience, and the fixed-length segments cut from it (spec §7.1).
+"""One episode of real experience, and the fixed-length segments cut from it (docs/algorithm.md, 'Data').
 
 Step t is (frame seen, action taken after seeing it, raw reward received, whether the episode
 ended after that action). The frame after the final action is not stored.
@@ -58,7 +58,7 @@ class Episode:
     actions: np.ndarray  # (T,) int64: action taken after seeing it
     rewards: np.ndarray  # (T,) float32: raw env reward received after the action
     ends: np.ndarray  # (T,) int64 in {0, 1}: the episode ended after this step
-    truncated: bool = False  # the end was a time limit, not a terminal state (spec §17 item 3)
+    truncated: bool = False  # the end was a time limit, not a terminal state (see training.truncation_is_end)
 
     def __post_init__(self) -> None:
         self.actions = np.asarray(self.actions, dtype=np.int64)
@@ -66,7 +66,7 @@ class Episode:
         self.ends = np.asarray(self.ends, dtype=np.int64)
         self.truncated = bool(self.truncated)
         self._check()
-        # Nothing after the first end belongs to this episode (spec §7.1).
+        # Nothing after the first end belongs to this episode.
         first_end = np.flatnonzero(self.ends)
         if first_end.size > 0 and first_end[0] + 1 < len(self.ends):
             cut = first_end[0] + 1
@@ -111,7 +111,7 @@ class Episode:
         )
 
     def segment(self, start: int, stop: int, should_pad: bool = True) -> Segment:
-        """Steps ``start..stop`` (stop excluded), zero-padded outside ``0..len`` (spec §7.1)."""
+        """Steps ``start..stop`` (stop excluded), zero-padded outside ``0..len``."""
         if not should_pad and (start < 0 or stop > len(self)):
             raise ValueError(f"segment {start}..{stop} leaves the episode of {len(self)} steps")
         out = Segment.padding((stop - start,), self.frame_shape)

@@ -1,5 +1,5 @@
 """Choosing segments of stored episodes, collating them into a ``Batch``, and the evaluation
-traversal (spec §7.2). Pure functions of the episodes and a caller-owned NumPy generator."""
+traversal (docs/algorithm.md, 'Data'). Pure functions of the episodes and a caller-owned NumPy generator."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, 
                     sample_from_start: bool = True, weighting: str = "episode") -> tuple[np.ndarray, np.ndarray]:
     """Episode index and start step of each of ``batch_size`` segments; ``lengths`` is (N,)."""
     if weighting == "episode":
-        # One weight per episode, drawn with replacement, as the original does (spec §7.2): short
-        # episodes are oversampled relative to their share of the steps (spec §17 item 7).
+        # One weight per episode, drawn with replacement, as the original does: short
+        # episodes are oversampled relative to their share of the steps (docs/faithfulness.md).
         indices = rng.integers(len(lengths), size=batch_size)
     elif weighting == "step":
         # Every stored step equally likely to be a segment's anchor.

@@ -1,4 +1,4 @@
-"""Atari environments as in IRIS (spec §9.1): the paper's wrapper stack on gymnasium 1.x + ale-py.
+"""Atari environments as in IRIS: the paper's wrapper stack on gymnasium 1.x + ale-py.
 
 Inner to outer: ale-py's ``AtariEnv`` (one raw 210x160 RGB frame per step, no sticky actions,
 minimal action set: the ``NoFrameskip-v4`` semantics) → time limit counted in raw frames →
@@ -146,7 +146,7 @@ class MaxAndSkip(gymnasium.Wrapper):
     """Repeat the action ``skip`` raw frames, sum the rewards, stop early when the episode ends;
     observe the pixel-wise max of the last two frames, each resized to (size, size, 3).
 
-    The two-frame buffer is never cleared (as the original, spec §17.10): after an early end it
+    The two-frame buffer is never cleared (as the original; docs/faithfulness.md): after an early end it
     still holds frames of the previous step, so the terminal observation can mix stale frames.
     (The vector envs replace a terminal observation by the next episode's first frame, so it is
     only visible here.) The latest raw frame is kept as ``env.unwrapped.original_obs``."""

@@ -1,6 +1,6 @@
 """LPIPS perceptual distance (Zhang et al., CVPR 2018) on a VGG16 trunk, without torchvision.
 
-The tokenizer's perceptual loss (spec §2.6). The VGG16 `features` trunk is defined here with
+The tokenizer's perceptual loss (docs/algorithm.md, 'Tokenizer'). The VGG16 `features` trunk is defined here with
 torchvision's layer indices, so torchvision's ImageNet file `vgg16-397923af.pth` loads into it;
 the five tiny linear-layer tensors ship with the package (weights/, BSD-2, see LICENSE-lpips.txt).
 
@@ -171,7 +171,7 @@ class NetLinLayer(nn.Module):
 
 
 def _unit_normalize(x: Tensor, eps: float = 1e-10) -> Tensor:
-    # Each spatial position's feature vector to unit length; eps is added to the norm, as in §2.6.
+    # Each spatial position's feature vector to unit length; eps is added to the norm, as the original does.
     return x / (x.square().sum(dim=1, keepdim=True).sqrt() + eps)
 
 
@@ -183,7 +183,7 @@ class LPIPS(nn.Module):
         initialisation (tests, or when the perceptual term is unused).
     dropout_in_train: the lin layers start with Dropout(0.5). The original builds LPIPS in eval
         mode but the trainer's `.train()` on the whole agent turns that dropout on, making the
-        perceptual loss noisy (spec §17 item 2). True (default) keeps that paper behaviour;
+        perceptual loss noisy (docs/faithfulness.md). True (default) keeps that paper behaviour;
         False keeps this module in eval mode whatever `.train()` says: a deterministic loss.
 
     All parameters are frozen; gradients still flow to the inputs, which is what the tokenizer

@@ -1,4 +1,4 @@
-"""λ-returns: the actor-critic's targets over an imagined trajectory (IRIS spec §5.4)."""
+"""λ-returns: the actor-critic's targets over an imagined trajectory (docs/algorithm.md, 'Actor-critic')."""
 
 from __future__ import annotations
 

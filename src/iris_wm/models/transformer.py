@@ -1,4 +1,4 @@
-"""The GPT backbone of IRIS's world model (spec §3.2-3.3, §3.7), with a static KV cache.
+"""The GPT backbone of IRIS's world model, with a static KV cache (docs/algorithm.md, 'World model').
 
 Pre-LayerNorm minGPT blocks over a stream of embedded tokens. Attention goes through
 ``scaled_dot_product_attention``; at inference keys and values are written in place into a cache

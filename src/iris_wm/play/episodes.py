@@ -3,7 +3,7 @@
 Every category is a folder of ``episode_*.npz`` files in the dataset's format (``Episode.save``),
 sorted by name: train episodes are the dataset itself, test and imagined ones are saved beside
 their videos in ``media/episodes/``. An episode is read only when shown, so a large dataset opens
-at once. A missing or empty category is reported in the header, never a crash (spec §17.16).
+at once. A missing or empty category is reported in the header, never a crash (docs/play.md).
 """
 
 from __future__ import annotations

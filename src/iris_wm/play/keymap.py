@@ -1,4 +1,4 @@
-"""Which key does what in ``iris play`` (spec §13.3, the authors' layout).
+"""Which key does what in ``iris play`` (the authors' layout).
 
 Keys are pygame key names (``pygame.key.key_code(name)``), so the maps can be printed and tested
 without a window.
@@ -15,7 +15,7 @@ ATARI_KEYS = {
     "u": "UPRIGHTFIRE", "y": "UPLEFTFIRE", "j": "DOWNRIGHTFIRE", "h": "DOWNLEFTFIRE",
 }
 
-# Episode browser commands (spec §13.3); "imagination" is ours: the authors had no such episodes.
+# Episode browser commands (the authors' keys); "imagination" is ours: the authors had no such episodes.
 BROWSER_KEYS = {
     "left": "previous frame", "right": "next frame",
     "page down": "back 10", "page up": "forward 10", "space": "first frame",

@@ -28,7 +28,7 @@ class Options:
     game: str | None = None  # overrides the run folder's game; required without a run folder
     device: str = "auto"
     seed: int = 0
-    temperature: float = 0.5  # the paper's test temperature; the authors' viewer used 1.0 (spec §17.16)
+    temperature: float = 0.5  # the paper's test temperature; the authors' viewer used 1.0
     reconstruction: bool = False
     flush_every: int | None = None
 

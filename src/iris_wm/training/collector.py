@@ -1,7 +1,7 @@
-"""Collection of real experience with the agent (spec §8).
+"""Collection of real experience with the agent (docs/algorithm.md, 'Training loop').
 
 The vector env resets each env as soon as its episode ends, so no env idles while the others
-finish (the original waited for all of them, wasting steps: spec §17 item 9). Finished episodes
+finish (the original waited for all of them, wasting steps; docs/faithfulness.md). Finished episodes
 are written to disk at once; unfinished ones are stored at the end of each call and continued
 by the next, with their last frames replayed through the LSTM (burn-in).
 """
@@ -74,7 +74,7 @@ class Collector:
         while (steps < config.num_steps) if quota is None else (quota > 0).any():
             frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
             actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
-            if self.rng.random() < config.epsilon:  # one draw for all envs, as the original (§17 item 8)
+            if self.rng.random() < config.epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
                 actions = self.rng.integers(self.env.num_actions, size=n)
             step = self.env.step(actions)
             for i in range(n):

@@ -71,7 +71,7 @@ class Evaluator:
 
 
 def mean_losses(component: str, losses: Iterator[Losses]) -> dict[str, torch.Tensor]:
-    """Per-batch average of every term, as the original (spec §17 item 17)."""
+    """Per-batch average of every term, as the original (docs/faithfulness.md, 'Kept on purpose')."""
     sums: dict[str, torch.Tensor] = {}
     count = 0
     for loss in losses:

@@ -34,7 +34,7 @@ def test_encode_decode_shapes_for_any_leading_dims(leading):
 
 def test_paper_tokenizer_shapes_and_parameter_count():
     tokenizer = Tokenizer(TokenizerConfig(perceptual_weight=0)).eval()
-    assert sum(p.numel() for p in tokenizer.parameters()) == 4_027_523  # spec §2.7
+    assert sum(p.numel() for p in tokenizer.parameters()) == 4_027_523  # the authors' count
     with torch.no_grad():
         out = tokenizer.encode(torch.rand(2, 3, 64, 64), should_preprocess=True)
     assert out.z.shape == (2, 512, 4, 4) and out.tokens.shape == (2, 16)

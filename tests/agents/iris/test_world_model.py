@@ -65,5 +65,5 @@ def test_loss_matches_next_token_cross_entropy_computed_position_by_position():
 
 
 def test_paper_world_model_parameter_count():
-    for num_actions, expected in [(4, 8_447_493), (18, 8_451_077)]:  # spec §3.8
+    for num_actions, expected in [(4, 8_447_493), (18, 8_451_077)]:  # the authors' counts
         assert sum(p.numel() for p in WorldModel(512, num_actions).parameters()) == expected

@@ -1,4 +1,4 @@
-"""IRIS's actor-critic: a small CNN + LSTMCell with policy and value heads (IRIS spec §5).
+"""IRIS's actor-critic: a small CNN + LSTMCell with policy and value heads (docs/algorithm.md, 'Actor-critic').
 
 The LSTM state (hx, cx) lives on the module: ``reset`` starts it (optionally burning in on real
 frames), each ``forward`` advances it by one step, ``clear`` drops it. Module names follow the
@@ -26,7 +26,7 @@ FRAME_SIZE = 64  # frames are (3, 64, 64); four 2x max-pools leave 4x4
 @dataclass
 class ActorCriticConfig:
     lstm_dim: int = 512  # LSTM hidden size; both heads read hx
-    use_original_obs: bool = False  # act on raw frames instead of reconstructions (not trainable, §5.6)
+    use_original_obs: bool = False  # act on raw frames instead of reconstructions (not trainable)
     conv_channels: tuple[int, ...] = (32, 32, 64, 64)  # output channels of conv1..conv4
 
     def __post_init__(self) -> None:
@@ -144,7 +144,7 @@ class ActorCritic(nn.Module):
 
     def imagine(self, batch: Batch, env: WorldModelEnv, horizon: int, tokens: Tensor | None = None,
                 reconstructions: Tensor | None = None) -> ImagineOutput:
-        """Roll the policy out for ``horizon`` steps inside the world model (spec §5.3).
+        """Roll the policy out for ``horizon`` steps inside the world model (docs/algorithm.md, 'Imagination').
 
         batch.observations (B, 1 + burn_in, 3, H, W) in [0, 1]: the burn-in frames, then the real
         frame imagination starts from; the policy sees both through the tokenizer, as it sees
@@ -182,7 +182,7 @@ class ActorCritic(nn.Module):
         return self.loss_from_imagination(outputs, loss_config)
 
     def loss_from_imagination(self, outputs: ImagineOutput, loss_config: ActorCriticLossConfig) -> Losses:
-        """REINFORCE with a value baseline, value regression and an entropy bonus (spec §5.5).
+        """REINFORCE with a value baseline, value regression and an entropy bonus.
 
         Terms average over steps t = 0..H-2: the last step only provides the bootstrap value.
         """

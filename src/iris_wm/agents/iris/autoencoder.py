@@ -1,4 +1,4 @@
-"""The tokenizer's convolutional encoder and decoder (IRIS spec §2.1-2.3).
+"""The tokenizer's convolutional encoder and decoder (docs/algorithm.md, 'Tokenizer').
 
 VQGAN-style: residual blocks with GroupNorm and SiLU, single-head spatial attention at the
 resolutions listed in ``attn_resolutions``, stride-2 downsampling and nearest upsampling.

@@ -1,4 +1,4 @@
-"""Imagination: the world model as a batched environment (spec §4).
+"""Imagination: the world model as a batched environment (docs/algorithm.md, 'Imagination').
 
 Each step feeds the action token, samples reward and end from that pass, then samples the next
 frame's tokens one at a time, feeding each back: 1 + K sequential passes over the KV cache.
@@ -70,7 +70,7 @@ class WorldModelEnv:
         passes = 1 + (self.tokens_per_frame if should_predict_next_obs else 0)
         if self.kv_cache.size + passes > self.kv_cache.max_tokens:
             # Out of context: start again from the current frame alone (the original's behaviour;
-            # never reached by the 20-step rollouts of training, spec §4).
+            # never reached by the 20-step rollouts of training).
             self._restart_context(self.obs_tokens)
         out = self.world_model(actions.unsqueeze(1), self.kv_cache)
         rewards = self.sampler(out.logits_rewards[:, -1]).float() - 1

@@ -1,6 +1,6 @@
 """The authors' IRIS checkpoint (``checkpoints/last.pt``): import into our modules and export back.
 
-Their file is one flat state dict (spec §18, ``iris_state_dict.txt``). Our modules keep their
+Their file is one flat state dict. Our modules keep their
 names except in the world model, where:
 - ``transformer.blocks.N.attn.{query,key,value}`` are fused into ``attn.qkv`` (rows q, k, v);
 - ``pos_emb`` belongs to the GPT backbone: ``transformer.pos_emb``;

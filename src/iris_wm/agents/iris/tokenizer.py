@@ -1,7 +1,8 @@
 """IRIS's tokenizer: a discrete autoencoder from 64x64 frames to 16 tokens of a 512-code vocabulary.
 
-Spec §2: encoder -> 1x1 conv -> nearest codebook vector (straight-through in training) -> 1x1 conv
--> decoder. The loss is commitment + L1 reconstruction + LPIPS perceptual, with no discriminator.
+Encoder -> 1x1 conv -> nearest codebook vector (straight-through in training) -> 1x1 conv
+-> decoder. The loss is commitment + L1 reconstruction + LPIPS perceptual, with no discriminator
+(docs/algorithm.md, 'Tokenizer').
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class TokenizerConfig:
     perceptual_weight: float = 1.0  # LPIPS weight; 0 trains without it and needs no VGG16 weights
     # torchvision's vgg16-397923af.pth for LPIPS; null looks in the torch hub cache, then downloads it.
     perceptual_weights_path: str | None = None
-    # The authors train with LPIPS's dropout active (spec §17.2): true reproduces that, false makes
+    # The authors train with LPIPS's dropout active (docs/faithfulness.md): true reproduces that, false makes
     # the perceptual loss deterministic.
     perceptual_dropout_in_train: bool = True
 

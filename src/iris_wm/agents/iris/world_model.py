@@ -1,8 +1,8 @@
 """IRIS's world model: a sequence model over [16 observation tokens, 1 action token] blocks.
 
-Spec §3. Each token is embedded with the observation or the action table according to its
-position in its block; a backbone (the GPT of ``transformer.py`` by default, any module with the
-same interface otherwise) mixes them; three heads read the positions the spec names:
+Each token is embedded with the observation or the action table according to its position in
+its block; a backbone (the GPT of ``transformer.py`` by default, any module with the same
+interface otherwise) mixes them; three heads read these positions (docs/algorithm.md, 'World model'):
 - observations: every position but the frame's last token predicts the next observation token;
 - rewards (sign, 3 classes) and ends (2 classes): the action position.
 """
@@ -106,7 +106,8 @@ class WorldModel(nn.Module):
         )
 
     def compute_loss(self, batch: Batch, tokenizer: nn.Module, obs_tokens: Tensor | None = None) -> Losses:
-        """Spec §3.5. ``obs_tokens`` (B, T, K): the frames' tokens when a cache already has them."""
+        """Sum of the three cross-entropies. ``obs_tokens`` (B, T, K): the frames' tokens when a cache
+        already has them."""
         if obs_tokens is None:
             with torch.no_grad():
                 obs_tokens = tokenizer.encode(batch.observations, should_preprocess=True).tokens  # (B, T, K)
@@ -125,7 +126,7 @@ class WorldModel(nn.Module):
 
 
 def init_weights(module: nn.Module) -> None:
-    """Spec §3.6: N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms."""
+    """The authors' init: N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms."""
     if isinstance(module, nn.Linear | nn.Embedding):
         module.weight.data.normal_(mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:

@@ -1,0 +1,79 @@
+"""The composed training config: the paper's protocol by default, config groups for the kinds,
+tied keys, and what a resumed run restores."""
+
+import pytest
+
+from iris_wm.cli import main
+from iris_wm.errors import IrisError
+
+pytest.importorskip("ale_py")
+
+from iris_wm.training.hydra_app import compose_config  # noqa: E402
+
+
+def test_the_defaults_are_the_papers_protocol():
+    c = compose_config(["env.id=Pong"])
+    assert (c.agent.kind, c.env.kind, c.env.id, c.common.epochs) == ("iris", "atari", "Pong", 600)
+    train, test = c.env.train, c.env.test
+    assert (train.max_episode_steps, train.noop_max, train.done_on_life_loss) == (20_000, 30, True)
+    assert (test.max_episode_steps, test.noop_max, test.done_on_life_loss) == (108_000, 1, False)
+    assert (train.size, train.frame_skip, test.size, test.frame_skip) == (64, 4, 64, 4)
+    assert (train.id, test.id) == ("Pong", "Pong")
+    collect = c.collection
+    assert (collect.train.num_envs, collect.train.epsilon, collect.train.temperature, collect.train.num_steps,
+            collect.train.stop_after_epochs) == (1, 0.01, 1.0, 200, 500)
+    assert (collect.test.num_envs, collect.test.epsilon, collect.test.temperature, collect.test.num_episodes,
+            collect.test.should_sample) == (8, 0.0, 0.5, 16, True)
+    loss = c.agent.actor_critic_loss
+    assert (loss.gamma, loss.lambda_, loss.entropy_weight, loss.imagine_horizon, loss.burn_in) == (
+        0.995, 0.95, 0.001, 20, 20)
+    t = c.training
+    phases = [(p.batch_num_samples, p.start_after_epochs, p.steps_per_epoch, p.max_grad_norm, p.weight_decay)
+              for p in (t.tokenizer, t.world_model, t.actor_critic)]
+    assert phases == [(256, 5, 200, 10.0, 0.0), (64, 25, 200, 10.0, 0.01), (64, 50, 200, 10.0, 0.0)]
+    assert (t.learning_rate, c.evaluation.every) == (1e-4, 5)
+
+
+def test_the_config_groups_name_the_kinds_and_presets_add_each_kinds_part():
+    smoke = compose_config(["agent=iris", "env=atari", "env.id=Pong", "preset=cpu-smoke"])
+    assert smoke.common.epochs == 6 and smoke.agent.world_model.num_layers == 2  # shared and IRIS parts
+    assert smoke.env.test.max_episode_steps == 4000  # Atari's part
+    with pytest.raises(IrisError, match="choose one of"):
+        compose_config(["agent=dreamer", "env.id=Pong"])
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("env.test.size=32", "env.test.size=32 differs from env.train.size=64"),
+    ("env.test.frame_skip=2", "env.test.frame_skip=2 differs from env.train.frame_skip=4"),
+    ("env.train.id=Breakout", "env.train.id=Breakout differs from env.id=Pong"),
+    ("agent.actor_critic_loss.imagine_horizon=21", "exceeds the world model's context"),
+    ("agent.tokenizer.perceptual_weights_path=random", "untrained VGG16"),
+])
+def test_tied_and_refused_values_are_one_line_errors(override, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "env.id=Pong", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_tied_key_follows_unless_set():
+    c = compose_config(["env.id=Pong", "env.train.size=32", "env.test.frame_skip=4"])
+    assert (c.env.test.size, c.env.test.frame_skip) == (32, 4)
+
+
+def test_a_resumed_run_keeps_the_datasets_ram_cap_and_episode_ids(tmp_path):
+    from iris_wm.training.trainer import Trainer
+    from tests.factories import tiny_train_overrides
+
+    config = compose_config([o for o in tiny_train_overrides(tmp_path, epochs=1) if not o.startswith("hydra.")])
+    trainer = Trainer(config, tmp_path)
+    trainer.train_dataset.step_cap = 123
+    trainer.test_dataset.num_seen_episodes = 7
+    trainer.train_collector.epoch = 1  # collected in epoch 1
+    trainer.state.save(1)
+    resumed = Trainer(config, tmp_path, resume=True)
+    assert resumed.start_epoch == 2
+    assert resumed.train_dataset.step_cap == 123 and resumed.test_dataset.num_seen_episodes == 7
+    # the envs restart with a new seed, so that the resumed run does not replay its first episodes
+    assert resumed.train_collector.seed == trainer.train_collector.seed + 1_000
