@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from iris_wm.errors import IrisError
 from iris_wm.agents.base import Curve
+from iris_wm.errors import IrisError
 from iris_wm.training.metrics_logger import MetricsLogger, plot_metrics, read_metrics, truncate_after
 
 

@@ -153,7 +153,8 @@ class ActorCritic(nn.Module):
         Gradients flow through the actor-critic only.
         """
         if self.config.use_original_obs:
-            raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination (spec §5.6)")
+            raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination, which has no raw "
+                            "frames to show the policy; train with false")
         with torch.no_grad():  # the tokenizer is frozen here: no graph through its activations
             if tokens is None:
                 tokens = env.tokenizer.encode(batch.observations, should_preprocess=True).tokens
