@@ -9,6 +9,7 @@ returns, acts through the policy-state calls, and imagines through ``imagination
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -103,7 +104,7 @@ class ImaginationEnv(Protocol):
         """Frames the world model can remember at most."""
 
 
-class Agent(nn.Module):
+class Agent(nn.Module, ABC):
     """A world-model agent: its components are submodules; the calls below are the whole contract."""
 
     kind: str  # the registry name
@@ -123,31 +124,31 @@ class Agent(nn.Module):
     # -- policy state: the collector and the play tool -------------------------------------------
 
     @property
+    @abstractmethod
     def burn_in(self) -> int:
         """Frames of an unfinished episode replayed through the policy before it acts again."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset_policy(self, n: int, burn_in_frames: Tensor | None = None, mask: Tensor | None = None) -> None:
         """Start n rows of policy state, optionally replaying burn-in frames (n, T, 3, H, W) in [0, 1]
         whose real steps ``mask`` (n, T) marks."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset_policy_rows(self, rows: Tensor) -> None:
         """Restart the rows where ``rows`` ((n,) bool) is True: their episodes ended."""
-        raise NotImplementedError
 
+    @abstractmethod
     def clear_policy(self) -> None:
         """Drop the policy state."""
-        raise NotImplementedError
 
+    @abstractmethod
     def policy_step(self, frames: Tensor, imagined: bool = False) -> tuple[Tensor, Tensor]:
         """One step of the policy -> logits (n, A), values (n,); advances the policy state. ``frames``
         (n, 3, H, W) in [0, 1] are real observations, or frames the imagination returned."""
-        raise NotImplementedError
 
+    @abstractmethod
     def seen_frames(self, obs: Tensor) -> Tensor:
         """What the policy sees of real frames obs (n, 3, H, W) in [0, 1] (the viewer shows it)."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def act(self, obs: Tensor, should_sample: bool = True, temperature: float = 1.0) -> Tensor:
@@ -157,30 +158,30 @@ class Agent(nn.Module):
 
     # -- imagination -------------------------------------------------------------------------------
 
+    @abstractmethod
     def imagination(self) -> ImaginationEnv:
         """The world model as an environment: built on first call and kept (its caches are
         allocated once)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def imagine(self, batch: Batch) -> Imagined:
         """The policy's rollouts in imagination from the last frame of each segment of ``batch``
         ((B, 1 + burn_in) frames), as training makes them."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def context_length(self) -> int:
         """Frames per segment the world model trains on (reconstruction grids show as many)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reconstruct(self, batch: Batch) -> Tensor:
         """(B, T, 3, H, W) in [0, 1]: the batch's frames through the tokenizer."""
-        raise NotImplementedError
 
     # -- training ----------------------------------------------------------------------------------
 
+    @abstractmethod
     def phases(self, training: TrainingConfig) -> list[Phase]:
         """The components' training phases, in the order an epoch runs them."""
-        raise NotImplementedError
 
     def start_epoch(self, training: TrainingConfig) -> None:
         """Called before each epoch's phases (e.g. to start per-epoch caches)."""

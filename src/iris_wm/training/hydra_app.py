@@ -71,7 +71,7 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
         raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
     except OmegaConfBaseException as error:
         raise IrisError(describe_config_error(error)) from None
-    config.env.id = env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
+    env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
     return config
 
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from iris_wm.agents.base import Imagined
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.data.batch import Batch
 from iris_wm.errors import IrisError
@@ -61,13 +62,11 @@ class ActorCriticOutput:
 
 
 @dataclass
-class ImagineOutput:
-    observations: Tensor  # (B, H, 3, 64, 64) uint8: the frames the policy acted on
-    actions: Tensor  # (B, H) long: sampled actions
+class ImagineOutput(Imagined):
+    """The imagined trajectories (rewards in {-1, 0, 1}) with what the loss needs of the policy."""
+
     logits: Tensor  # (B, H, A) policy logits, with grad
     values: Tensor  # (B, H) values, with grad
-    rewards: Tensor  # (B, H) float in {-1, 0, 1}
-    ends: Tensor  # (B, H) bool: sampled episode ends
 
 
 class ActorCritic(nn.Module):

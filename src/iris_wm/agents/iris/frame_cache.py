@@ -1,12 +1,12 @@
-"""Per-epoch caches of what the frozen tokenizer makes of real frames (the design notes' "Where the
-time goes"; measured in ``benchmarks/RESULTS.md``).
+"""Per-epoch caches of what the frozen tokenizer makes of real frames (measured in
+``benchmarks/RESULTS.md``).
 
 Within an epoch the tokenizer trains first and is then frozen, while the world-model and
 actor-critic phases sample the same stored frames many times over (64 x 20 frames per step, 200
 steps, from a dataset of at most 100k frames). Each frame's tokens and reconstruction are therefore
 computed the first time it is sampled and looked up afterwards: the same numbers as recomputing
-them, a fraction of the work. The trainer makes a new cache each epoch, and only the phases after
-the tokenizer's fill it.
+them, a fraction of the work. The agent makes a new cache at the start of each epoch, and only the
+phases after the tokenizer's fill it.
 """
 
 from __future__ import annotations
