@@ -15,7 +15,7 @@ import sys
 # per policy step with spinning threads, 83 ms with PASSIVE).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from iris_wm.errors import IrisError
+from iris_wm.errors import IrisError, describe_os_error
 
 SUBCOMMANDS = {
     "train": ("iris_wm.commands.train", "train an agent: iris train env.id=Pong [preset=cpu-smoke] [key=value ...]"),
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(args._module).run(args)
     except IrisError as error:
         print(f"iris {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the filesystem said no where no check could foresee it
+        print(f"iris {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"iris {args.command}: interrupted", file=sys.stderr)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from iris_wm.config import at_least, positive
 from iris_wm.data.batch import Batch
 from iris_wm.models.distributions import sample
 from iris_wm.models.losses import Losses
@@ -26,12 +27,12 @@ from iris_wm.models.losses import Losses
 class PhaseSettings:
     """How one component trains within each epoch (the authors' ``training.<component>`` keys)."""
 
-    batch_num_samples: int = 64
-    start_after_epochs: int = 5  # trains in epochs strictly after this one
-    steps_per_epoch: int = 200
-    grad_acc_steps: int = 1
-    max_grad_norm: float = 10.0
-    weight_decay: float = 0.0  # AdamW decay of linear / conv weights only (IRIS's world model: 0.01)
+    batch_num_samples: int = at_least(1, 64)
+    start_after_epochs: int = at_least(0, 5)  # trains in epochs strictly after this one
+    steps_per_epoch: int = at_least(1, 200)
+    grad_acc_steps: int = at_least(1, 1)
+    max_grad_norm: float = positive(10.0)
+    weight_decay: float = at_least(0, 0.0)  # AdamW decay of linear / conv weights only (IRIS's world model: 0.01)
 
 
 @dataclass

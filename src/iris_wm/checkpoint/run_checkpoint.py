@@ -49,6 +49,12 @@ def latest_checkpoint(checkpoints: Path) -> Path | None:
     return folder
 
 
+def completed_epochs(checkpoints: Path) -> int:
+    """The epoch of the current checkpoint (0 before the first)."""
+    folder = latest_checkpoint(checkpoints)
+    return 0 if folder is None else int(folder.name.removeprefix("epoch_"))
+
+
 def load_torch_file(path: Path) -> Any:
     """Plain tensors and containers only (``weights_only=True``): nothing in the file runs code."""
     if not path.is_file():

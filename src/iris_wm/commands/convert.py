@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from iris_wm.agents import get_agent_kind
+    from iris_wm.atomic import check_writable
     from iris_wm.checkpoint.agent_files import WEIGHTS_FILE, save_agent
     from iris_wm.checkpoint.original import read_original_state_dict
     from iris_wm.errors import IrisError
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
         raise IrisError(f"agent kind {kind.name!r} has no importer of its authors' checkpoints")
     if (args.out_dir / WEIGHTS_FILE).exists() and not args.force:
         raise IrisError(f"{args.out_dir / WEIGHTS_FILE} already exists; choose another OUT_DIR or pass --force")
+    check_writable(args.out_dir, "OUT_DIR", folder=True)
     if not args.source.is_file():
         raise IrisError(f"{args.source} is not a file; give the path of the authors' last.pt")
     state = read_original_state_dict(args.source)

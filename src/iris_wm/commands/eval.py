@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from iris_wm.atomic import atomic_write_text, check_writable
     from iris_wm.checkpoint import load_agent
     from iris_wm.data.dataset import EpisodeDataset
     from iris_wm.errors import IrisError
@@ -38,13 +39,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1 or args.num_envs < 1:
         raise IrisError("--episodes and --num-envs must be at least 1")
+    if not args.temperature > 0:
+        raise IrisError(f"--temperature must be positive, got {args.temperature} (the paper's test protocol: 0.5)")
     env_kind, env_config, run_dir = test_env_config(args)
+    out = args.out or (run_dir or Path(".")) / "eval" / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    check_writable(out, "--out", folder=False)
     agent = load_agent(args.path, device=args.device).eval()
     env = env_kind.make_vector_env(env_config, min(args.num_envs, args.episodes), args.seed)
     if env.num_actions != agent.num_actions:
         raise IrisError(f"{env_config.id} has {env.num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
-    out = args.out or (run_dir or Path(".")) / "eval" / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     videos = EpisodeMediaDir(out.parent / f"{out.stem}_videos", keep=args.episodes if args.video else 0)
     dataset = EpisodeDataset(None, "eval")
 
@@ -61,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
               "details": {"checkpoint": str(args.path), "episodes": len(returns), "mean": float(np.mean(returns)),
                           "std": float(np.std(returns)), "episode_returns": returns,
                           "temperature": args.temperature, "seed": args.seed}}
-    from iris_wm.atomic import atomic_write_text
-
-    atomic_write_text(out, json.dumps(result, indent=1))
+    # The scores first: a failure to write them must not lose an evaluation that took hours.
     print(f"{env_config.id}: mean return {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} "
-          f"episodes -> {out}")
+          f"episodes; returns: {' '.join(f'{r:g}' for r in returns)}", flush=True)
+    atomic_write_text(out, json.dumps(result, indent=1))
+    print(f"scores -> {out}")
     return 0
 
 

@@ -56,9 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from iris_wm.atomic import check_writable
     from iris_wm.play.session import Options, open_source
 
     check_arguments(args)
+    if args.out is not None:
+        check_writable(args.out, "--out", folder=False)
     if not args.headless:
         check_display()
     options = Options(args.mode, args.env, args.device, args.seed, args.temperature, args.reconstruction,

@@ -134,9 +134,12 @@ def _run_crafter(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]
 
 
 def run(args: argparse.Namespace) -> int:
+    from iris_wm.atomic import check_writable
     from iris_wm.errors import IrisError
     from iris_wm.evaluation.crafter import is_crafter_input
 
+    if args.out is not None:
+        check_writable(args.out, "--out", folder=True)
     inputs = [_split_name(argument) for argument in args.inputs]
     for _, path in inputs:
         if not path.exists():

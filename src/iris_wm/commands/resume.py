@@ -3,23 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="the run folder iris train created")
-    parser.add_argument("overrides", nargs="*", help="config changes, e.g. common.epochs=700")
+    parser.add_argument("overrides", nargs="*", help="changes that extend or tune the run, e.g. common.epochs=700")
 
 
 def run(args: argparse.Namespace) -> int:
+    from iris_wm.checkpoint.run_checkpoint import completed_epochs
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import read_run_config
+    from iris_wm.training.hydra_app import load_run_config, to_train_config
+    from iris_wm.training.interrupt import Interrupted, interrupted_message, stop_at_safe_points
+    from iris_wm.training.resume_overrides import check_resume_overrides, record_resume
+    from iris_wm.training.run_folder import lock_run_folder
     from iris_wm.training.trainer import Trainer
 
-    if not args.run_dir.is_dir():
-        raise IrisError(f"run folder {args.run_dir} does not exist")
-    config = read_run_config(args.run_dir, args.overrides)
-    trainer = Trainer(config, args.run_dir, resume=True)
-    print(f"resuming {args.run_dir} after epoch {trainer.start_epoch - 1}", flush=True)
-    trainer.run()
+    run_dir = args.run_dir
+    if not run_dir.is_dir():
+        raise IrisError(f"run folder {run_dir} does not exist")
+    stored, merged = load_run_config(run_dir, args.overrides)
+    config = to_train_config(merged)
+    changed = check_resume_overrides(stored, merged, args.overrides)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            raise IrisError(f"{folder} is not writable, and resuming writes checkpoints there; copy the run folder "
+                            f"somewhere writable and resume the copy")
+    lock_run_folder(run_dir)
+    done = completed_epochs(run_dir / "checkpoints")
+    if done == 0:
+        raise IrisError(f"{run_dir} has no completed epoch to resume from; start it again with iris train")
+    if config.common.epochs <= done:
+        print(f"{run_dir} has completed {done} epochs, and common.epochs={config.common.epochs}: nothing to do; "
+              f"to train further, iris resume {run_dir} common.epochs=N with N > {done}")
+        return 0
+    record_resume(run_dir, merged, args.overrides, changed, done + 1)
+    with stop_at_safe_points():
+        trainer = Trainer(config, run_dir, resume=True)
+        print(f"resuming {run_dir} after epoch {trainer.completed_epochs}", flush=True)
+        try:
+            trainer.run()
+        except Interrupted as stop:
+            print(f"iris resume: {interrupted_message(stop, run_dir, trainer.completed_epochs)}", flush=True)
+            return stop.exit_code
     return 0

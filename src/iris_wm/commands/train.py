@@ -10,6 +10,7 @@ EPILOG = """examples:
   iris train env.id=Breakout                        the paper's protocol (preset=atari100k)
   iris train env.id=Pong common.device=cuda:1 training.learning_rate=3e-4
   iris train -m env.id=Pong,Breakout common.seed=0,1,2   a sweep, one run folder per job
+  iris train agent=iris env=atari env.id=Pong       the agent and environment kinds (iris info lists them)
 Every option is a key of the config (see src/iris_wm/training/config.py and config/preset/)."""
 
 
@@ -20,19 +21,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, preset=NAME")
 
 
-def train(config, run_dir: Path) -> None:
+def train(config, run_dir: Path) -> int:
+    from iris_wm.training.interrupt import Interrupted, interrupted_message, stop_at_safe_points
+    from iris_wm.training.run_folder import remove_unstarted_run
     from iris_wm.training.trainer import Trainer
 
     print(f"run folder: {run_dir}", flush=True)
-    Trainer(config, run_dir).run()
+    with stop_at_safe_points():
+        trainer = Trainer(config, run_dir)
+        try:
+            trainer.run()
+        except Interrupted as stop:
+            if trainer.completed_epochs == 0:
+                remove_unstarted_run(run_dir, made_it=False)
+            print(f"iris train: {interrupted_message(stop, run_dir, trainer.completed_epochs)}", flush=True)
+            return stop.exit_code
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from iris_wm.training.hydra_app import compose_config, launch
+    from iris_wm.training.hydra_app import compose_sweep, launch
+    from iris_wm.training.run_folder import check_new_folder, new_run_folder
 
     sweep_flags = {"-m", "--multirun"}
     overrides = [o for o in args.overrides if o not in sweep_flags]
-    compose_config(overrides)
     multirun = args.multirun or len(overrides) < len(args.overrides)
-    launch((["--multirun"] if multirun else []) + overrides, train)
-    return 0
+    compose_sweep(overrides)  # every job's config, before anything is written
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), None)
+    if given is None:
+        folder = new_run_folder(Path("multirun" if multirun else "outputs"))
+        made, overrides = True, [*overrides, f"{key}={folder}"]
+    else:
+        made = check_new_folder(Path(given), key)
+    return launch((["--multirun"] if multirun else []) + overrides, train, made)

@@ -26,6 +26,7 @@ import torch.nn as nn
 from safetensors.torch import load as load_safetensors
 from torch import Tensor
 
+from iris_wm.atomic import file_mode
 from iris_wm.errors import IrisError
 
 VGG16_FILE = "vgg16-397923af.pth"
@@ -65,6 +66,7 @@ def _download(url: str, target: Path) -> None:
                 out.write(chunk)
         if digest.hexdigest() != VGG16_SHA256:
             raise IrisError(_missing_weights_message(f"{url} failed its sha256 check", target))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from iris_wm.config import at_least, probability
 from iris_wm.errors import IrisError
 
 ATTENTION_KINDS = ("causal", "block_causal")
@@ -24,19 +25,22 @@ ATTENTION_KINDS = ("causal", "block_causal")
 
 @dataclass
 class TransformerConfig:
-    tokens_per_block: int = 17  # 16 observation tokens + 1 action token per time step
-    max_blocks: int = 20  # time steps of context
+    tokens_per_block: int = at_least(2, 17)  # 16 observation tokens + 1 action token per time step
+    max_blocks: int = at_least(1, 20)  # time steps of context
     attention: str = "causal"  # "causal", or "block_causal": tokens also see the rest of their block
-    num_layers: int = 10
-    num_heads: int = 4
-    embed_dim: int = 256
-    embed_pdrop: float = 0.1
-    resid_pdrop: float = 0.1
-    attn_pdrop: float = 0.1
+    num_layers: int = at_least(1, 10)
+    num_heads: int = at_least(1, 4)
+    embed_dim: int = at_least(1, 256)
+    embed_pdrop: float = probability(0.1)
+    resid_pdrop: float = probability(0.1)
+    attn_pdrop: float = probability(0.1)
 
     def __post_init__(self) -> None:
         if self.attention not in ATTENTION_KINDS:
             raise IrisError(f"world_model.attention={self.attention!r} is unknown; use one of {ATTENTION_KINDS}")
+        if self.num_heads >= 1 and self.embed_dim % self.num_heads:
+            raise IrisError(f"world_model.embed_dim={self.embed_dim} is not divisible by world_model.num_heads="
+                            f"{self.num_heads}; choose a number of heads that divides the width")
 
     @property
     def max_tokens(self) -> int:

@@ -19,6 +19,7 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
 from iris_wm.envs.vector import VectorEnv
 from iris_wm.training.config import CollectionConfig
+from iris_wm.training.interrupt import check_stop
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Collector:
         progress = tqdm(total=total, desc=f"collect {self.dataset.name}", unit="step" if quota is None else "episode",
                         leave=False, dynamic_ncols=True, disable=None)
         while (steps < config.num_steps) if quota is None else (quota > 0).any():
+            check_stop()
             frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
             actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
             if self.rng.random() < config.epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)

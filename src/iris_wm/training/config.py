@@ -14,26 +14,34 @@ from typing import Any
 from omegaconf import MISSING
 
 from iris_wm.agents.base import TrainingConfig
+from iris_wm.config import at_least, one_of, positive, probability
+from iris_wm.data.dataset import parse_ram_limit
+from iris_wm.errors import IrisError
 
 
 @dataclass
 class CommonConfig:
-    epochs: int = 600
+    epochs: int = at_least(1, 600)
     device: str = "auto"  # auto picks CUDA when present
-    seed: int = 0
-    num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    seed: int = at_least(0, 0)
+    num_threads: int = at_least(0, 0)  # torch CPU threads; 0 keeps torch's default
 
 
 @dataclass
 class CollectionConfig:
-    num_envs: int = 1
-    epsilon: float = 0.01  # probability that a step's actions are replaced by uniform random ones
+    num_envs: int = at_least(1, 1)
+    epsilon: float = probability(0.01)  # probability that a step's actions are replaced by uniform random ones
     should_sample: bool = True
-    temperature: float = 1.0
-    num_steps: int | None = 200  # per collection; exactly one of num_steps / num_episodes
-    num_episodes: int | None = None
-    num_episodes_to_save: int = 10  # episode videos kept in media/episodes/
-    stop_after_epochs: int = 500  # train collection only
+    temperature: float = positive(1.0)
+    num_steps: int | None = at_least(1, 200)  # per collection; exactly one of num_steps / num_episodes
+    num_episodes: int | None = at_least(1, None)
+    num_episodes_to_save: int = at_least(0, 10)  # episode videos kept in media/episodes/
+    stop_after_epochs: int = at_least(0, 500)  # train collection only
+
+    def __post_init__(self) -> None:
+        if (self.num_steps is None) == (self.num_episodes is None):
+            raise IrisError(f"a collection needs exactly one of num_steps and num_episodes, got {self.num_steps} "
+                            f"and {self.num_episodes}: set one, and the other to null")
 
 
 @dataclass
@@ -46,14 +54,17 @@ class Collections:
 @dataclass
 class EvaluationConfig:
     should: bool = True
-    every: int = 5
+    every: int = at_least(1, 5)
     save_reconstructions: bool = True
-    imagination_episodes_to_save: int = 8  # imagined rollouts written as videos per evaluation
+    imagination_episodes_to_save: int = at_least(0, 8)  # imagined rollouts written as videos per evaluation
 
 
 @dataclass
 class DatasetConfig:
     max_ram_usage: str = "30G"  # train dataset cap: GiB of this process ("30G") or system percent ("80%")
+
+    def __post_init__(self) -> None:
+        parse_ram_limit(self.max_ram_usage)  # a malformed cap is an error now, not after collection
 
 
 @dataclass
@@ -61,7 +72,7 @@ class LoggerConfig:
     tensorboard: bool = True
     wandb: bool = False  # opt-in; offline unless wandb_mode says otherwise
     wandb_project: str = "iris-wm"
-    wandb_mode: str = "offline"
+    wandb_mode: str = one_of(("offline", "online", "disabled"), "offline")
 
 
 @dataclass

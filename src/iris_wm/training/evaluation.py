@@ -16,6 +16,7 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
 from iris_wm.models.losses import Losses
 from iris_wm.training.config import EvaluationConfig
+from iris_wm.training.interrupt import check_stop
 from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
 
 
@@ -45,7 +46,9 @@ class Evaluator:
         return metrics
 
     def _on_device(self, batches: Iterator[Batch]) -> Iterator[Batch]:
-        return (batch.to(self.agent.device) for batch in tqdm(batches, desc="evaluate", leave=False, disable=None))
+        for batch in tqdm(batches, desc="evaluate", leave=False, disable=None):
+            check_stop()
+            yield batch.to(self.agent.device)
 
     def inspect_imagination(self, epoch: int, phase: Phase) -> dict[str, float]:
         """The policy's rollouts in imagination from test episodes, sampled as the phase samples."""

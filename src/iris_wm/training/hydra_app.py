@@ -8,6 +8,7 @@ preset or game is one clear line and nothing is created on disk.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,10 +18,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from iris_wm.agents import AGENT_KINDS, get_agent_kind
-from iris_wm.config import describe_config_error
+from iris_wm.config import check_bounds, describe_config_error
+from iris_wm.devices import resolve_device
 from iris_wm.envs import ENV_KINDS, get_env_kind
-from iris_wm.errors import IrisError
+from iris_wm.errors import IrisError, describe_os_error
 from iris_wm.training.config import TrainConfig
+from iris_wm.training.run_folder import lock_run_folder, release_run_folder, remove_unstarted_run
 
 CONFIG_MODULE = "iris_wm.config"
 CONFIG_NAME = "train"
@@ -71,17 +74,39 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
         raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
     except OmegaConfBaseException as error:
         raise IrisError(describe_config_error(error)) from None
+    check_bounds(config)
     env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
+    resolve_device(config.common.device)  # a device that is not there fails before any work
     return config
 
 
-def first_combination(overrides: list[str]) -> list[str]:
-    """A sweep (``-m key=a,b``) checked through its first job's overrides."""
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The overrides of each job of a sweep (``-m key=a,b``): every combination, as Hydra runs them."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return [f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" if o.is_sweep_override()
-            else o.input_line for o in parsed]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as error:  # Hydra's parser raises its own errors for malformed overrides
+        raise IrisError(f"{str(error).splitlines()[0]} (overrides are key=value)") from None
+    choices = [[f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()] if o.is_sweep_override()
+               else [o.input_line] for o in parsed]
+    return [list(job) for job in itertools.product(*choices)]
+
+
+def compose_sweep(overrides: list[str]) -> list[TrainConfig]:
+    """The config of every job ``iris train [-m] OVERRIDES`` would run: a bad value in any job is an
+    error before the first one starts."""
+    jobs = sweep_jobs(overrides)
+    configs = []
+    for number, job in enumerate(jobs):
+        try:
+            configs.append(compose_config(job))
+        except IrisError as error:
+            if len(jobs) == 1:
+                raise
+            swept = " ".join(o for o in job if o not in overrides)
+            raise IrisError(f"sweep job {number} ({swept}): {error}") from None
+    return configs
 
 
 def compose_config(overrides: list[str]) -> TrainConfig:
@@ -92,7 +117,7 @@ def compose_config(overrides: list[str]) -> TrainConfig:
     register_schema()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = compose(CONFIG_NAME, overrides=first_combination(overrides))
+            cfg = compose(CONFIG_NAME, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as error:
         raise IrisError(describe_composition_error(error)) from None
     return to_train_config(cfg)
@@ -112,8 +137,11 @@ def describe_composition_error(error: Exception) -> str:
     return f"{lines[0]} (see iris train --help)"
 
 
-def launch(overrides: list[str], task: Callable[[TrainConfig, Path], None]) -> None:
-    """Run ``task(config, run_dir)`` through Hydra (run folder, ``-m`` sweeps, logging)."""
+def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_folder: bool) -> int:
+    """Run ``task(config, run_dir) -> exit code`` through Hydra (run folder, ``-m`` sweeps, logging),
+    each job holding its run folder's lock; the first failing job's exit code. A job that fails
+    before its first checkpoint leaves nothing behind (``made_folder``: this process made the run
+    or sweep folder)."""
     import hydra
     from hydra.core.hydra_config import HydraConfig
 
@@ -122,16 +150,30 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], None]) -> N
     @hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")
     def main(cfg: DictConfig) -> None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
-        config = to_train_config(cfg)
-        write_resolved_config(run_dir, cfg)
+        made = made_folder or HydraConfig.get().mode.name == "MULTIRUN"  # job folders are new
+        locked = False
         try:
-            task(config, run_dir)
-        except IrisError as error:
-            print(f"iris train: error: {error}", file=sys.stderr)
-            sys.exit(2)
+            lock_run_folder(run_dir)
+            locked = True
+            config = to_train_config(cfg)
+            write_resolved_config(run_dir, cfg)
+            code = task(config, run_dir)
+        except (IrisError, OSError) as error:
+            if locked:
+                remove_unstarted_run(run_dir, made)
+            message = describe_os_error(error) if isinstance(error, OSError) else str(error)
+            print(f"iris train: error: {message}", file=sys.stderr)
+            code = 2
+        release_run_folder(run_dir)
+        if code:
+            sys.exit(code)
 
     sys.argv = ["iris train", *overrides]
-    main()
+    try:
+        main()
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0
 
 
 def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
@@ -140,14 +182,19 @@ def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
     atomic_write_text(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
 
 
-def read_run_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
-    """A run folder's resolved config, with optional ``key=value`` changes (e.g. more epochs)."""
+def load_run_config(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, DictConfig]:
+    """A run folder's resolved config as saved, and with ``key=value`` changes applied."""
     path = run_dir / RESOLVED_CONFIG
     if not path.is_file():
         raise IrisError(f"{run_dir} is not an iris-wm run folder (no {RESOLVED_CONFIG}); give the folder "
                         f"iris train created, e.g. outputs/2026-01-01/12-00-00")
     try:
-        cfg = OmegaConf.merge(OmegaConf.load(path), OmegaConf.from_dotlist(overrides))
+        stored = OmegaConf.load(path)
+        return stored, OmegaConf.merge(stored, OmegaConf.from_dotlist(overrides))
     except OmegaConfBaseException as error:
         raise IrisError(f"{path}: {str(error).splitlines()[0]}") from None
-    return to_train_config(cfg)
+
+
+def read_run_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
+    """A run folder's typed config, with optional ``key=value`` changes (e.g. more epochs)."""
+    return to_train_config(load_run_config(run_dir, overrides)[1])

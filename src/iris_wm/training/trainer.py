@@ -20,9 +20,11 @@ from iris_wm.agents.base import Curve, Phase
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.devices import resolve_device
 from iris_wm.envs import get_env_kind
+from iris_wm.errors import IrisError
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.evaluation import Evaluator
+from iris_wm.training.interrupt import check_stop
 from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
@@ -66,7 +68,8 @@ class Trainer:
         self.state = RunState(self.run_dir, self.agent, self.optimizers, self.rng, {
             "train_dataset": self.train_dataset, "test_dataset": self.test_dataset,
             "train_collector": self.train_collector, "test_collector": self.test_collector})
-        self.start_epoch = self.state.restore() + 1 if resume else 1
+        self.completed_epochs = self.state.restore() if resume else 0
+        self.start_epoch = self.completed_epochs + 1
         self.logger = MetricsLogger(self.run_dir, use_tensorboard=config.logger.tensorboard,
                                     wandb=self._wandb_settings(), start_epoch=self.start_epoch)
 
@@ -85,6 +88,7 @@ class Trainer:
     def run(self) -> None:
         c = self.config
         for epoch in range(self.start_epoch, c.common.epochs + 1):
+            check_stop()
             self.current_epoch = epoch
             started = time.time()
             metrics: dict[str, float | torch.Tensor] = {}
@@ -98,6 +102,7 @@ class Trainer:
                 metrics |= self.evaluator.evaluate(epoch)
             self.train_dataset.save_modified()  # episodes first: a checkpoint never refers to missing ones
             self.state.save(epoch)
+            self.completed_epochs = epoch
             metrics["duration_hours"] = (time.time() - started) / 3600
             self.logger.log(metrics, epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
@@ -124,15 +129,19 @@ class Trainer:
         metrics: dict[str, torch.Tensor] = {}
         for phase in self.phases:
             if epoch > phase.settings.start_after_epochs:
-                metrics |= self.train_phase(phase)
+                metrics |= self.train_phase(phase, epoch)
             phase.module.eval()  # frozen for the phases that follow
         return metrics
 
-    def train_phase(self, phase: Phase) -> dict[str, torch.Tensor]:
+    def train_phase(self, phase: Phase, epoch: int) -> dict[str, torch.Tensor]:
         settings, optimizer = phase.settings, self.optimizers[phase.name]
         sums: dict[str, torch.Tensor] = {}
-        steps = tqdm(range(settings.steps_per_epoch), desc=f"train {phase.name}", leave=False, disable=None)
-        for _ in steps:
+        # The first step (from 1) whose loss or gradient was not finite, kept on the device and read
+        # once per phase: no host sync per step.
+        first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)
+        steps = tqdm(range(1, settings.steps_per_epoch + 1), desc=f"train {phase.name}", leave=False, disable=None)
+        for step in steps:
+            check_stop()
             optimizer.zero_grad(set_to_none=True)
             for _ in range(settings.grad_acc_steps):
                 batch = self.train_dataset.sample_batch(settings.batch_num_samples, phase.sequence_length, self.rng,
@@ -141,7 +150,13 @@ class Trainer:
                 (losses.total / settings.grad_acc_steps).backward()
                 for term, value in {"total_loss": losses.total.detach(), **losses.terms}.items():
                     sums[term] = sums.get(term, 0) + value / settings.grad_acc_steps
-            torch.nn.utils.clip_grad_norm_(phase.module.parameters(), settings.max_grad_norm)
+            grad_norm = torch.nn.utils.clip_grad_norm_(phase.module.parameters(), settings.max_grad_norm)
+            finite = torch.isfinite(grad_norm) & torch.isfinite(losses.total.detach())
+            first_bad_step = torch.where((first_bad_step == 0) & ~finite, step, first_bad_step)
             optimizer.step()
+        if (bad := int(first_bad_step)) > 0:
+            raise IrisError(f"the {phase.name} loss or gradient became non-finite at epoch {epoch}, step {bad} of "
+                            f"{settings.steps_per_epoch}; the run stopped before saving it, so the last checkpoint "
+                            f"(epoch {epoch - 1}) stays current: lower the learning rate or max_grad_norm and resume")
         # averaged on the device: the logger reads them once per epoch
         return {f"{phase.name}/train/{term}": total / settings.steps_per_epoch for term, total in sums.items()}

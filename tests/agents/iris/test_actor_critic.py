@@ -10,6 +10,7 @@ from iris_wm.agents.iris.actor_critic import (
     ActorCriticLossConfig,
     ImagineOutput,
 )
+from iris_wm.config import build_config
 from iris_wm.errors import IrisError
 from iris_wm.models.losses import Losses
 
@@ -88,10 +89,10 @@ def test_config_validation():
     assert ActorCriticConfig(conv_channels=[8, 8, 16, 16]).conv_channels == (8, 8, 16, 16)
     with pytest.raises(IrisError, match="conv_channels"):
         ActorCriticConfig(conv_channels=(32, 32, 64))
-    with pytest.raises(IrisError, match="gamma"):
-        ActorCriticLossConfig(gamma=1.5)
-    with pytest.raises(IrisError, match="imagine_horizon"):
-        ActorCriticLossConfig(imagine_horizon=1)
+    with pytest.raises(IrisError, match=r"gamma=1.5 is out of range: it must be in \[0, 1\]"):
+        build_config(ActorCriticLossConfig, {"gamma": 1.5})
+    with pytest.raises(IrisError, match="imagine_horizon=1 is out of range: it must be at least 2"):
+        build_config(ActorCriticLossConfig, ActorCriticLossConfig(imagine_horizon=1))  # instances are checked too
 
 
 def test_small_conv_channels_change_lstm_input():

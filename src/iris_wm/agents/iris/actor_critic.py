@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from iris_wm.agents.base import Imagined
 from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.config import at_least, probability
 from iris_wm.data.batch import Batch
 from iris_wm.errors import IrisError
 from iris_wm.models.distributions import categorical, sample
@@ -40,19 +41,11 @@ class ActorCriticConfig:
 
 @dataclass
 class ActorCriticLossConfig:
-    gamma: float = 0.995  # discount factor
-    lambda_: float = 0.95  # λ of the λ-returns: 0 is one-step TD, 1 is Monte-Carlo with bootstrap
-    entropy_weight: float = 0.001  # weight of the entropy bonus on the policy
-    imagine_horizon: int = 20  # imagined steps per trajectory (H); the loss uses the first H-1
-    burn_in: int = 20  # real frames run through the LSTM before imagination starts
-
-    def __post_init__(self) -> None:
-        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lambda_ <= 1.0):
-            raise IrisError(f"gamma and lambda_ must lie in [0, 1], got {self.gamma} and {self.lambda_}")
-        if self.imagine_horizon < 2:
-            raise IrisError(f"imagine_horizon must be at least 2, got {self.imagine_horizon}")
-        if self.burn_in < 0:
-            raise IrisError(f"burn_in must be non-negative, got {self.burn_in}")
+    gamma: float = probability(0.995)  # discount factor
+    lambda_: float = probability(0.95)  # λ of the λ-returns: 0 is one-step TD, 1 is Monte-Carlo with bootstrap
+    entropy_weight: float = at_least(0, 0.001)  # weight of the entropy bonus on the policy
+    imagine_horizon: int = at_least(2, 20)  # imagined steps per trajectory (H); the loss uses the first H-1
+    burn_in: int = at_least(0, 20)  # real frames run through the LSTM before imagination starts
 
 
 @dataclass

@@ -12,18 +12,27 @@ from dataclasses import dataclass, field
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from iris_wm.config import at_least, probability
+from iris_wm.errors import IrisError
+
 
 @dataclass
 class AutoencoderConfig:
-    resolution: int = 64  # input frames are resolution x resolution
-    in_channels: int = 3
-    z_channels: int = 512  # channels of the encoder output / decoder input
-    ch: int = 64  # base width; level i has ch * ch_mult[i] channels
+    resolution: int = at_least(1, 64)  # input frames are resolution x resolution
+    in_channels: int = at_least(1, 3)
+    z_channels: int = at_least(1, 512)  # channels of the encoder output / decoder input
+    ch: int = at_least(1, 64)  # base width; level i has ch * ch_mult[i] channels
     ch_mult: list[int] = field(default_factory=lambda: [1, 1, 1, 1, 1])
-    num_res_blocks: int = 2  # per encoder level (decoder levels have one more)
+    num_res_blocks: int = at_least(1, 2)  # per encoder level (decoder levels have one more)
     attn_resolutions: list[int] = field(default_factory=lambda: [8, 16])
-    out_ch: int = 3
-    dropout: float = 0.0
+    out_ch: int = at_least(1, 3)
+    dropout: float = probability(0.0)
+
+    def __post_init__(self) -> None:
+        levels = len(self.ch_mult)
+        if levels < 1 or self.resolution % 2 ** (levels - 1):
+            raise IrisError(f"tokenizer.autoencoder: resolution={self.resolution} must be divisible by 2^(levels - 1) "
+                            f"for its {levels} ch_mult levels")
 
     @property
     def latent_resolution(self) -> int:

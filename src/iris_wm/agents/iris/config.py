@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from iris_wm.agents.base import PhaseSettings, TrainingConfig
 from iris_wm.agents.iris.actor_critic import ActorCriticConfig, ActorCriticLossConfig
 from iris_wm.agents.iris.tokenizer import TokenizerConfig
+from iris_wm.config import at_least, positive
 from iris_wm.data.sampling import WEIGHTINGS
 from iris_wm.errors import IrisError
 from iris_wm.models.transformer import TransformerConfig
@@ -31,14 +32,14 @@ class IRISConfig:
 
 @dataclass
 class IRISTraining(TrainingConfig):
-    learning_rate: float = 1e-4  # every component's, no schedule
+    learning_rate: float = positive(1e-4)  # every component's, no schedule
     # How segments are drawn: "episode" = each episode equally likely (the original), "step" =
     # proportional to its length.
     sampling_weighting: str = "episode"
     # Per-epoch caches of the frozen tokenizer's tokens and reconstructions of sampled real frames
     # (the same numbers, less work); reconstructions take 48 KiB per frame, kept up to this size.
     cache_tokens: bool = True
-    cache_reconstructions_gib: float = 4.0
+    cache_reconstructions_gib: float = at_least(0, 4.0)
     tokenizer: PhaseSettings = field(default_factory=lambda: PhaseSettings(
         batch_num_samples=256, start_after_epochs=5))
     world_model: PhaseSettings = field(default_factory=lambda: PhaseSettings(

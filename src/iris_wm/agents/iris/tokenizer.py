@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from iris_wm.agents.iris.autoencoder import AutoencoderConfig, Decoder, Encoder
+from iris_wm.config import at_least
 from iris_wm.data.batch import Batch
 from iris_wm.errors import IrisError
 from iris_wm.models.losses import Losses
@@ -20,11 +21,11 @@ from iris_wm.models.losses import Losses
 
 @dataclass
 class TokenizerConfig:
-    vocab_size: int = 512  # codebook entries
-    embed_dim: int = 512  # codebook vector width
+    vocab_size: int = at_least(1, 512)  # codebook entries
+    embed_dim: int = at_least(1, 512)  # codebook vector width
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)  # shared by encoder and decoder
-    commitment_beta: float = 1.0  # weight of the encoder-side commitment term (the codebook term has 1)
-    perceptual_weight: float = 1.0  # LPIPS weight; 0 trains without it and needs no VGG16 weights
+    commitment_beta: float = at_least(0, 1.0)  # weight of the encoder-side commitment term (the codebook term has 1)
+    perceptual_weight: float = at_least(0, 1.0)  # LPIPS weight; 0 trains without it and needs no VGG16 weights
     # torchvision's vgg16-397923af.pth for LPIPS; null looks in the torch hub cache, then downloads it.
     perceptual_weights_path: str | None = None
     # The authors train with LPIPS's dropout active (docs/faithfulness.md): true reproduces that, false makes

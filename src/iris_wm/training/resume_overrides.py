@@ -1,0 +1,45 @@
+"""What ``iris resume RUN key=value`` may change: settings that extend or tune a run (its length,
+evaluation, device, logging), never what the run is (its environment, agent, networks, training
+phases). Accepted changes are written into the run's config, with the epoch they took effect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from iris_wm.atomic import atomic_write_text
+from iris_wm.errors import IrisError
+
+TUNABLE = ("common.epochs", "common.device", "common.num_threads", "evaluation.", "logger.", "collection.test.")
+HISTORY_FILE = Path("config") / "resumes.yaml"
+_ABSENT = object()
+
+
+def changed_keys(stored: DictConfig, merged: DictConfig, overrides: list[str]) -> list[str]:
+    keys = [override.split("=", 1)[0] for override in overrides]
+    return [key for key in keys if OmegaConf.select(stored, key, default=_ABSENT) != OmegaConf.select(merged, key)]
+
+
+def check_resume_overrides(stored: DictConfig, merged: DictConfig, overrides: list[str]) -> list[str]:
+    """The keys the overrides change; an IrisError if one would change what the run is."""
+    changed = changed_keys(stored, merged, overrides)
+    for key in changed:
+        if not any(key == tunable or (tunable.endswith(".") and key.startswith(tunable)) for tunable in TUNABLE):
+            was = OmegaConf.select(stored, key, default=None)
+            raise IrisError(f"{key} would change what the run is (it was {was}); resume accepts only "
+                            f"{', '.join(t + '*' if t.endswith('.') else t for t in TUNABLE)}: start a new run with "
+                            f"iris train for the rest")
+    return changed
+
+
+def record_resume(run_dir: Path, merged: DictConfig, overrides: list[str], changed: list[str], epoch: int) -> None:
+    """Write the changed config and add ``{epoch, overrides}`` to ``config/resumes.yaml``."""
+    if not changed:
+        return
+    atomic_write_text(run_dir / "config" / "train.yaml", OmegaConf.to_yaml(merged))
+    path = run_dir / HISTORY_FILE
+    history = yaml.safe_load(path.read_text()) if path.is_file() else []
+    applied = [o for o in overrides if o.split("=", 1)[0] in changed]
+    atomic_write_text(path, yaml.safe_dump([*history, {"from_epoch": epoch, "overrides": applied}], sort_keys=False))
