@@ -82,6 +82,8 @@ def test_env_config(args: argparse.Namespace):
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config
 
+    if not args.path.exists():
+        raise IrisError(f"{args.path} does not exist; give a run folder, a checkpoint folder or a last.pt file")
     run_dir = args.path if (args.path / RESOLVED_CONFIG).is_file() else None
     env_config = read_run_config(run_dir, []).env if run_dir is not None else None
     kind = get_env_kind(env_config.kind if env_config is not None else DEFAULT_ENV_KIND)

@@ -23,7 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train(config, run_dir: Path) -> int:
     from iris_wm.training.interrupt import Interrupted, interrupted_message, stop_at_safe_points
-    from iris_wm.training.run_folder import remove_unstarted_run
     from iris_wm.training.trainer import Trainer
 
     print(f"run folder: {run_dir}", flush=True)
@@ -32,8 +31,6 @@ def train(config, run_dir: Path) -> int:
         try:
             trainer.run()
         except Interrupted as stop:
-            if trainer.completed_epochs == 0:
-                remove_unstarted_run(run_dir, made_it=False)
             print(f"iris train: {interrupted_message(stop, run_dir, trainer.completed_epochs)}", flush=True)
             return stop.exit_code
     return 0

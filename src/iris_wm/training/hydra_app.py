@@ -158,6 +158,8 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_
             config = to_train_config(cfg)
             write_resolved_config(run_dir, cfg)
             code = task(config, run_dir)
+            if code:  # interrupted: a run with no checkpoint yet cannot be resumed, so nothing is kept
+                remove_unstarted_run(run_dir, made)
         except (IrisError, OSError) as error:
             if locked:
                 remove_unstarted_run(run_dir, made)

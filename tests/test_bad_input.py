@@ -1,0 +1,177 @@
+"""Bad input and filesystem faults, for every subcommand: one line of error naming the problem,
+exit code 2, no traceback, before any work, and nothing already on disk changed."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from iris_wm.cli import main
+from tests.factories import tiny_train_overrides
+
+pytest.importorskip("ale_py")
+
+
+def folder_hash(folder: Path) -> str:
+    """Every file's path, mode and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(oct(path.stat().st_mode).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A finished one-epoch Breakout run, with its scores file and a plain file beside it."""
+    root = tmp_path_factory.mktemp("bad_input")
+    run_dir = root / "run"
+    assert main(["train", *tiny_train_overrides(run_dir, epochs=1)]) == 0
+    (root / "a_file").write_text("not a folder")
+    (root / "a_folder").mkdir()
+    (root / "scores.json").write_text('{"Breakout": [1.0]}')
+    return run_dir
+
+
+# (arguments, a phrase the error must contain); RUN, ROOT and FILE are filled in from the fixture.
+CASES = [
+    # train: values out of range, relationships, tied keys, unknown keys and choices
+    (["train", "env.id=Pong", "common.epochs=0"], "common.epochs=0 is out of range"),
+    (["train", "env.id=Pong", "common.epochs=-1"], "common.epochs=-1 is out of range"),
+    (["train", "env.id=Pong", "training.tokenizer.steps_per_epoch=0"], "steps_per_epoch=0"),
+    (["train", "env.id=Pong", "training.world_model.steps_per_epoch=-3"], "steps_per_epoch=-3"),
+    (["train", "env.id=Pong", "collection.train.num_steps=0"], "num_steps=0"),
+    (["train", "env.id=Pong", "collection.train.num_steps=-5"], "num_steps=-5"),
+    (["train", "env.id=Pong", "collection.train.num_steps=null"], "exactly one of num_steps and num_episodes"),
+    (["train", "env.id=Pong", "training.actor_critic.batch_num_samples=0"], "batch_num_samples=0"),
+    (["train", "env.id=Pong", "collection.train.num_envs=0"], "num_envs=0"),
+    (["train", "env.id=Pong", "evaluation.every=0"], "evaluation.every=0"),
+    (["train", "env.id=Pong", "training.learning_rate=-1e-4"], "it must be positive"),
+    (["train", "env.id=Pong", "training.world_model.max_grad_norm=0"], "max_grad_norm=0"),
+    (["train", "env.id=Pong", "agent.world_model.num_heads=3"], "not divisible"),
+    (["train", "env.id=Pong", "collection.train.epsilon=2"], "epsilon=2.0 is out of range"),
+    (["train", "env.id=Pong", "collection.test.temperature=0"], "temperature=0.0 is out of range"),
+    (["train", "env.id=Pong", "agent.actor_critic_loss.gamma=1.5"], "gamma=1.5"),
+    (["train", "env.id=Pong", "agent.world_model.attn_pdrop=-0.1"], "attn_pdrop"),
+    (["train", "env.id=Pong", "agent.tokenizer.vocab_size=0"], "vocab_size=0"),
+    (["train", "env.id=Pong", "common.device=tpu"], "unknown device"),
+    (["train", "env.id=Pong", "dataset.max_ram_usage=lots"], "max_ram_usage"),
+    (["train", "env.id=Pong", "logger.wandb_mode=sometimes"], "wandb_mode"),
+    (["train", "env.id=Pong", "env.test.size=32"], "tied"),
+    (["train", "env.id=Pong", "agent.actor_critic_loss.imagine_horizon=21"], "exceeds the world model's context"),
+    (["train", "env.id=Pong", "agent.tokenizer.perceptual_weights_path=random"], "untrained VGG16"),
+    (["train", "env.id=Pongg"], "did you mean Pong"),
+    (["train", "env.id=Pong", "training.learning_rat=3"], "learning_rat"),
+    (["train", "env.id=Pong", "+foo=1"], "foo"),
+    (["train", "env.id=Pong", "preset=cpu-smok"], "cpu-smok"),
+    (["train", "env.id=Pong", "agent=dreamer"], "dreamer"),
+    (["train", "preset=cpu-smoke"], "env.id is required"),
+    (["train", "-m", "env.id=Pong,Pongg"], "sweep job 1 (env.id=Pongg)"),
+    (["train", "-m", "env.id=Pong", "common.epochs=3,0"], "sweep job 1 (common.epochs=0)"),
+    (["train", "env.id=Pong", "hydra.run.dir=FILE"], "is a file"),
+    (["train", "env.id=Pong", "hydra.run.dir=RUN"], "is not empty"),
+    # resume: what would change the run, bad values, folders that are not runs
+    (["resume", "RUN", "env.id=Pong"], "env.id would change what the run is"),
+    (["resume", "RUN", "agent.world_model.num_layers=3"], "would change what the run is"),
+    (["resume", "RUN", "training.learning_rate=1e-3"], "would change what the run is"),
+    (["resume", "RUN", "common.epochs=0"], "common.epochs=0 is out of range"),
+    (["resume", "RUN", "common.epoch=5"], "epoch"),
+    (["resume", "ROOT/missing"], "does not exist"),
+    (["resume", "ROOT/a_folder"], "not an iris-wm run folder"),
+    # eval
+    (["eval", "RUN", "--temperature", "0"], "--temperature must be positive"),
+    (["eval", "RUN", "--temperature", "-1"], "--temperature must be positive"),
+    (["eval", "RUN", "--episodes", "0"], "at least 1"),
+    (["eval", "RUN", "--out", "ROOT/a_folder"], "is a folder"),
+    (["eval", "RUN", "--out", "FILE/scores.json"], "is a file"),
+    (["eval", "RUN", "--env", "Pongg"], "did you mean Pong"),
+    (["eval", "RUN", "--env", "Pong"], "actions"),
+    (["eval", "ROOT/missing"], "does not exist"),
+    (["eval", "RUN", "--device", "tpu"], "unknown device"),
+    # report, convert, play
+    (["report", "ROOT/missing.json"], "missing.json"),
+    (["report", "ROOT/scores.json", "--out", "FILE"], "is a file"),
+    (["convert", "iris", "ROOT/missing.pt", "ROOT/out"], "is not a file"),
+    (["convert", "iris", "FILE", "ROOT/out"], "FILE"),
+    (["convert", "iris", "ROOT/scores.json", "FILE"], "is a file"),
+    (["convert", "dreamer", "FILE", "ROOT/out"], "unknown agent kind 'dreamer'"),
+    (["play", "RUN", "-r", "--headless", "--out", "ROOT/a_folder"], "is a folder"),
+    (["play", "ROOT/missing", "--headless"], "does not exist"),
+    (["play", "RUN", "--headless", "--temperature", "0"], "--temperature"),
+]
+
+
+def fill(arguments: list[str], run_dir: Path) -> list[str]:
+    root = run_dir.parent
+    places = {"RUN": str(run_dir), "ROOT": str(root), "FILE": str(root / "a_file")}
+    out = []
+    for argument in arguments:
+        for name, value in places.items():
+            argument = argument.replace(name, value)
+        out.append(argument)
+    return out
+
+
+@pytest.mark.parametrize(("arguments", "message"), CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(arguments, message, run, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # where train would make outputs/
+    before = folder_hash(run.parent)
+    code = main(fill(arguments, run))
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert fill([message], run)[0] in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert folder_hash(run.parent) == before
+    assert not any(tmp_path.iterdir())
+
+
+def test_enough_cases():
+    assert len(CASES) >= 40 and {a[0] for a, _ in CASES} == {"train", "resume", "eval", "report", "convert", "play"}
+
+
+def test_eval_prints_its_scores_when_they_cannot_be_written(run, tmp_path, monkeypatch, capsys):
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)  # the atomic write's last step fails
+    out = tmp_path / "scores.json"
+    assert main(["eval", str(run), "--episodes", "1", "--num-envs", "1", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "Breakout: mean return" in captured.out and "returns:" in captured.out
+    assert "No space left on device" in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert not out.exists() and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_checkpoints_follow_the_umask(run):
+    weights = run / "checkpoints" / "epoch_0001" / "agent.safetensors"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert weights.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_non_finite_loss_stops_the_run_before_its_checkpoint(tmp_path, monkeypatch, capsys):
+    from iris_wm.agents.iris.tokenizer import Tokenizer
+
+    compute_loss, calls = Tokenizer.compute_loss, []
+
+    def poisoned(self, batch):
+        losses = compute_loss(self, batch)
+        calls.append(self.training)
+        # epoch 3's second training step (the tokenizer trains two steps per epoch from epoch 2)
+        if calls.count(True) == 4 and self.training:
+            losses.total = losses.total * float("nan")
+        return losses
+
+    monkeypatch.setattr(Tokenizer, "compute_loss", poisoned)
+    assert main(["train", *tiny_train_overrides(tmp_path, epochs=4)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the tokenizer loss or gradient became non-finite at epoch 3, step 2 of 2" in err
+    assert len(err.splitlines()) == 1
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "epoch_0002"
+    from safetensors.torch import load_file
+
+    weights = load_file(tmp_path / "checkpoints" / "epoch_0002" / "agent.safetensors")
+    assert all(torch.isfinite(tensor).all() for tensor in weights.values())
