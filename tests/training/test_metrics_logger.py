@@ -1,6 +1,7 @@
 import json
 import os
 import sys
+import time
 import types
 
 import numpy as np
@@ -40,6 +41,9 @@ def test_tensorboard_receives_the_scalars(tmp_path):
     logger.log({"tokenizer/train/total_loss": torch.tensor(0.25)}, step=1)
     logger.log({"tokenizer/train/total_loss": 0.125}, step=2)
     logger.close()
+    # TensorBoard reads event files in name order: timestamp (seconds), host, pid, then a counter
+    # that sorts as text (".10" before ".9"). A resumed run starts later, in another process.
+    time.sleep(1.1)
     resumed = MetricsLogger(tmp_path, start_epoch=2)  # epoch 2 was logged but not checkpointed
     resumed.log({"tokenizer/train/total_loss": 0.5}, step=2)
     resumed.close()
