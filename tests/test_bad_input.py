@@ -59,6 +59,8 @@ CASES = [
     (["train", "env.id=Pong", "agent.world_model.attn_pdrop=-0.1"], "attn_pdrop"),
     (["train", "env.id=Pong", "agent.tokenizer.vocab_size=0"], "vocab_size=0"),
     (["train", "env.id=Pong", "common.device=tpu"], "unknown device"),
+    pytest.param(["train", "env.id=Pong", "common.device=cuda"], "CUDA is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there")),
     (["train", "env.id=Pong", "dataset.max_ram_usage=lots"], "max_ram_usage"),
     (["train", "env.id=Pong", "logger.wandb_mode=sometimes"], "wandb_mode"),
     (["train", "env.id=Pong", "env.test.size=32"], "tied"),
@@ -116,7 +118,11 @@ def fill(arguments: list[str], run_dir: Path) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize(("arguments", "message"), CASES, ids=[" ".join(a) for a, _ in CASES])
+def case_id(case) -> str:
+    return " ".join((case.values if hasattr(case, "values") else case)[0])
+
+
+@pytest.mark.parametrize(("arguments", "message"), CASES, ids=[case_id(c) for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(arguments, message, run, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # where train would make outputs/
     before = folder_hash(run.parent)
@@ -129,7 +135,36 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(arguments, message, ru
 
 
 def test_enough_cases():
-    assert len(CASES) >= 40 and {a[0] for a, _ in CASES} == {"train", "resume", "eval", "report", "convert", "play"}
+    commands = {(case.values if hasattr(case, "values") else case)[0][0] for case in CASES}
+    assert len(CASES) >= 40 and commands == {"train", "resume", "eval", "report", "convert", "play"}
+
+
+def test_an_error_after_the_run_folder_was_made_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # fails when the trainer opens its logs
+    run_dir = tmp_path / "run"
+    assert main(["train", *tiny_train_overrides(run_dir, epochs=1)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "logger.tensorboard=false" in err and len(err.splitlines()) == 1
+    assert not run_dir.exists()
+
+
+def test_a_filesystem_fault_on_resume_is_one_line(run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "metrics.jsonl").unlink()
+    (copy / "metrics.jsonl").mkdir()  # where the log should be, a folder
+    files = lambda: {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}  # noqa: E731
+    before = files()
+    assert main(["resume", str(copy), "common.epochs=2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Is a directory" in err and "metrics.jsonl" in err and len(err.splitlines()) == 1
+    after = files()
+    assert {p: after.get(p) for p in before} == before  # every file there before is as it was
+    assert not (copy / "checkpoints" / "epoch_0002").exists()
 
 
 def test_eval_prints_its_scores_when_they_cannot_be_written(run, tmp_path, monkeypatch, capsys):

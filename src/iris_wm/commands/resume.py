@@ -39,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{run_dir} has completed {done} epochs, and common.epochs={config.common.epochs}: nothing to do; "
               f"to train further, iris resume {run_dir} common.epochs=N with N > {done}")
         return 0
-    record_resume(run_dir, merged, args.overrides, changed, done + 1)
     with stop_at_safe_points():
         trainer = Trainer(config, run_dir, resume=True)
+        record_resume(run_dir, merged, args.overrides, changed, done + 1)  # once the run could be restored
         print(f"resuming {run_dir} after epoch {trainer.completed_epochs}", flush=True)
         try:
             trainer.run()
