@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.checkpoint.run_checkpoint import completed_epochs
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import load_run_config, to_train_config
-    from iris_wm.training.interrupt import Interrupted, interrupted_message, stop_at_safe_points
+    from iris_wm.training.interrupt import stop_at_safe_points
     from iris_wm.training.resume_overrides import check_resume_overrides, record_resume
     from iris_wm.training.run_folder import lock_run_folder
     from iris_wm.training.trainer import Trainer
@@ -43,9 +43,4 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(config, run_dir, resume=True)
         record_resume(run_dir, merged, args.overrides, changed, done + 1)  # once the run could be restored
         print(f"resuming {run_dir} after epoch {trainer.completed_epochs}", flush=True)
-        try:
-            trainer.run()
-        except Interrupted as stop:
-            print(f"iris resume: {interrupted_message(stop, run_dir, trainer.completed_epochs)}", flush=True)
-            return stop.exit_code
-    return 0
+        return trainer.run_until_stopped("iris resume")

@@ -22,18 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def train(config, run_dir: Path) -> int:
-    from iris_wm.training.interrupt import Interrupted, interrupted_message, stop_at_safe_points
+    from iris_wm.training.interrupt import stop_at_safe_points
     from iris_wm.training.trainer import Trainer
 
     print(f"run folder: {run_dir}", flush=True)
     with stop_at_safe_points():
-        trainer = Trainer(config, run_dir)
-        try:
-            trainer.run()
-        except Interrupted as stop:
-            print(f"iris train: {interrupted_message(stop, run_dir, trainer.completed_epochs)}", flush=True)
-            return stop.exit_code
-    return 0
+        return Trainer(config, run_dir).run_until_stopped("iris train")
 
 
 def run(args: argparse.Namespace) -> int:

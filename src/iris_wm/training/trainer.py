@@ -24,7 +24,7 @@ from iris_wm.errors import IrisError
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.evaluation import Evaluator
-from iris_wm.training.interrupt import check_stop
+from iris_wm.training.interrupt import Interrupted, check_stop, interrupted_message
 from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
@@ -112,6 +112,15 @@ class Trainer:
         self.logger.close()
         self.train_env.close()
         self.test_env.close()
+
+    def run_until_stopped(self, command: str) -> int:
+        """``run``, or its stop at a safe point on SIGTERM / SIGINT, said in one line: the exit code."""
+        try:
+            self.run()
+        except Interrupted as stop:
+            print(f"{command}: {interrupted_message(stop, self.run_dir, self.completed_epochs)}", flush=True)
+            return stop.exit_code
+        return 0
 
     def summary_line(self, epoch: int, metrics: dict) -> str:
         shown = {"train return": "train_dataset/return", "test return": "test_dataset/return"}
