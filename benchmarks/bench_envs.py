@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from iris_wm.envs.atari import AtariConfig, make_atari, rom_id
-from iris_wm.envs.vector import NativeVectorEnv, PythonVectorEnv
+from iris_wm.envs.vector import NativeVectorEnv, make_vector_env
 
 
 def rate(step, num_envs: int, steps: int, num_actions: int) -> float:
@@ -87,11 +87,15 @@ def main() -> None:
     n, steps = args.num_envs, args.steps
     rows = {
         "train env, single wrapper stack (make_atari)": lambda: single_env(train, 4 * steps),
-        "train env, python backend, 1 env": lambda: vector_env(lambda: PythonVectorEnv(train, 1, 0), 1, 4 * steps),
+        "train env, python backend, 1 env": lambda: vector_env(
+            lambda: make_vector_env(train, 1, 0, backend="python"), 1, 4 * steps
+        ),
         "train env, native backend, 1 env (1 thread)": lambda: vector_env(
             lambda: NativeVectorEnv(train, 1, 0), 1, 4 * steps
         ),
-        f"test env, python backend, {n} envs": lambda: vector_env(lambda: PythonVectorEnv(test, n, 0), n, steps),
+        f"test env, python backend, {n} envs": lambda: vector_env(
+            lambda: make_vector_env(test, n, 0, backend="python"), n, steps
+        ),
         f"test env, native backend, {n} envs ({n} threads)": lambda: vector_env(
             lambda: NativeVectorEnv(test, n, 0), n, steps
         ),

@@ -8,7 +8,7 @@ from iris_wm.training.config import CollectionConfig
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
-from iris_wm.envs.atari import AtariConfig  # noqa: E402
+from iris_wm.envs.atari import AtariConfig, action_names, make_atari  # noqa: E402
 from iris_wm.envs.vector import PythonVectorEnv, make_vector_env  # noqa: E402
 
 
@@ -51,7 +51,8 @@ def test_envs_are_seeded_once_so_successive_evaluations_differ(agent):
             self.seeds.append(seed)
             return super().reset(seed)
 
-    env = SeedRecordingEnv(AtariConfig(id="Breakout", max_episode_steps=120), num_envs=1, seed=3)
+    config = AtariConfig(id="Breakout", max_episode_steps=120)
+    env = SeedRecordingEnv(lambda seed: make_atari(config, seed), 1, 3, action_names("Breakout"))
     env.seeds = []
     dataset = EpisodeDataset(None, "test_dataset")
     collector = Collector(env, dataset, np.random.default_rng(0), seed=3)

@@ -1,8 +1,9 @@
-"""Vectorised Atari environments with same-step autoreset.
+"""Vectorised environments with same-step autoreset.
 
-Two backends with identical outputs (tests/envs/test_vector.py checks them frame for frame):
+``PythonVectorEnv`` steps N gymnasium envs of any kind one after the other in this process. Atari
+has two backends with identical outputs (tests/envs/test_vector.py checks them frame for frame):
 
-- ``python``: N wrapper stacks (``make_atari``) stepped one after the other in this process.
+- ``python``: N wrapper stacks (``make_atari``) in a ``PythonVectorEnv``.
 - ``native``: each game is emulated by its own one-env ale-py ``AtariVectorEnv`` (C++, on its own
   thread), asked for raw 210x160 RGB frames with none of its preprocessing: frameskip 1, no
   max-pooling, no resizing, no no-ops, no life-loss ends, no clipping, no time limit. Its own
@@ -21,8 +22,9 @@ Two backends with identical outputs (tests/envs/test_vector.py checks them frame
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -42,26 +44,27 @@ class VectorStep:
     rewards: np.ndarray  # (N,) float32, raw (clipped only with clip_reward)
     terminated: np.ndarray  # (N,) bool: game over, or life loss with done_on_life_loss
     truncated: np.ndarray  # (N,) bool: time limit
+    infos: list[dict] = field(default_factory=list)  # each env's info of this step, before an autoreset
 
     @classmethod
-    def stack(cls, results: list[tuple[np.ndarray, float, bool, bool]]) -> VectorStep:
+    def stack(cls, results: list[tuple[np.ndarray, float, bool, bool]], infos: list[dict] | None = None
+              ) -> VectorStep:
         """One (observation, reward, terminated, truncated) per env -> batched arrays."""
         obs, rewards, terminated, truncated = zip(*results, strict=True)
         return cls(np.stack(obs), np.array(rewards, dtype=np.float32), np.array(terminated, dtype=bool),
-                   np.array(truncated, dtype=bool))
+                   np.array(truncated, dtype=bool), infos or [{} for _ in results])
 
 
 class VectorEnv:
-    """N Atari envs; env i is seeded with seed + i. A finished env resets within the same step."""
+    """N envs; env i is seeded with seed + i. A finished env resets within the same step."""
 
     backend: str
     num_envs: int
     num_actions: int
     action_names: list[str]
 
-    def __init__(self, config: AtariConfig, num_envs: int):
-        self.config, self.num_envs = config, num_envs
-        self.action_names = action_names(config.id)
+    def __init__(self, action_names: list[str], num_envs: int):
+        self.num_envs, self.action_names = num_envs, list(action_names)
         self.num_actions = len(self.action_names)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -77,24 +80,27 @@ class VectorEnv:
 
 
 class PythonVectorEnv(VectorEnv):
+    """``make_env(seed)`` -> a gymnasium env seeded with ``seed``, N times."""
+
     backend = "python"
 
-    def __init__(self, config: AtariConfig, num_envs: int, seed: int):
-        super().__init__(config, num_envs)
-        self.envs = [make_atari(config, seed + i) for i in range(num_envs)]
+    def __init__(self, make_env: Callable[[int], Any], num_envs: int, seed: int, action_names: list[str]):
+        super().__init__(action_names, num_envs)
+        self.envs = [make_env(seed + i) for i in range(num_envs)]
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
         return np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, seeds, strict=True)])
 
     def step(self, actions: np.ndarray) -> VectorStep:
-        results = []
+        results, infos = [], []
         for env, action in zip(self.envs, actions, strict=True):
-            obs, reward, terminated, truncated, _ = env.step(int(action))
+            obs, reward, terminated, truncated, info = env.step(int(action))
             if terminated or truncated:
                 obs, _ = env.reset()
             results.append((obs, reward, terminated, truncated))
-        return VectorStep.stack(results)
+            infos.append(info)
+        return VectorStep.stack(results, infos)
 
     def close(self) -> None:
         for env in self.envs:
@@ -133,7 +139,8 @@ class NativeVectorEnv(VectorEnv):
     backend = "native"
 
     def __init__(self, config: AtariConfig, num_envs: int, seed: int):
-        super().__init__(config, num_envs)
+        super().__init__(action_names(config.id), num_envs)
+        self.config = config
         from ale_py.vector_env import AtariVectorEnv
 
         self._games = [
@@ -271,7 +278,7 @@ def make_vector_env(config: AtariConfig, num_envs: int, seed: int, backend: str 
     if backend == "auto":
         backend = AUTO_BACKEND
     if backend == "python":
-        return PythonVectorEnv(config, num_envs, seed)
+        return PythonVectorEnv(functools.partial(make_atari, config), num_envs, seed, action_names(config.id))
     if backend == "native":
         return NativeVectorEnv(config, num_envs, seed)
     raise IrisError(f"unknown env backend {backend!r}; use 'auto', 'python' or 'native'")

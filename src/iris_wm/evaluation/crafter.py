@@ -18,15 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from iris_wm.crafter_score import ACHIEVEMENTS, crafter_score, success_rates
 from iris_wm.errors import IrisError
 
-ACHIEVEMENTS = (
-    "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
-    "collect_stone", "collect_wood", "defeat_skeleton", "defeat_zombie", "eat_cow", "eat_plant",
-    "make_iron_pickaxe", "make_iron_sword", "make_stone_pickaxe", "make_stone_sword",
-    "make_wood_pickaxe", "make_wood_sword", "place_furnace", "place_plant", "place_stone",
-    "place_table", "wake_up",
-)  # fmt: skip
 PREFIX = "achievement_"
 
 
@@ -37,18 +31,6 @@ class CrafterResult:
     success_rates: dict[str, float]  # achievement -> percent of episodes, 0..100
     score: float  # percent
     mean_return: float | None  # None when the episodes carry no reward
-
-
-def success_rates(counts: np.ndarray) -> np.ndarray:
-    """(episodes, 22) unlock counts -> (22,) percent of episodes with the achievement unlocked."""
-    return 100.0 * (counts >= 1).mean(axis=0)
-
-
-def crafter_score(rates: np.ndarray) -> float:
-    """exp(mean(ln(1 + s))) - 1 with s in percent: a geometric mean that tolerates zero rates."""
-    rates = np.asarray(rates, dtype=np.float64)
-    assert rates.shape == (len(ACHIEVEMENTS),), rates.shape
-    return float(np.exp(np.log1p(rates).mean()) - 1.0)
 
 
 def _episode_counts(episode: object, where: str) -> tuple[list[float], float | None]:
