@@ -8,8 +8,11 @@ import numpy as np
 import pygame
 import pytest
 
+from iris_wm.envs.atari import ATARI_KEYS
+from iris_wm.envs.crafter import ACTION_NAMES as CRAFTER_ACTIONS
+from iris_wm.envs.crafter import CRAFTER_KEYS
 from iris_wm.play import app as app_module
-from iris_wm.play.keymap import ATARI_KEYS, BROWSER_KEYS, GLOBAL_KEYS, atari_keymap, describe
+from iris_wm.play.keymap import BROWSER_KEYS, GLOBAL_KEYS, action_keymap, describe
 from iris_wm.play.render import Layout, render
 from iris_wm.play.view import View
 from tests.play.conftest import TEST_COLOR, TRAIN_COLORS
@@ -154,11 +157,13 @@ def test_closing_the_window_or_escape_quits(open_app):
 
 
 def test_keymaps_are_the_authors_layout_on_valid_pygame_keys(display):
-    assert atari_keymap(["NOOP", "FIRE", "RIGHT", "LEFT"]) == {"space": 1, "d": 2, "a": 3}
-    assert len(atari_keymap([name for name in ATARI_KEYS.values()])) == 17
+    assert action_keymap(ATARI_KEYS, ["NOOP", "FIRE", "RIGHT", "LEFT"]) == {"space": 1, "d": 2, "a": 3}
+    assert len(action_keymap(ATARI_KEYS, list(ATARI_KEYS.values()))) == 17
+    crafter_keys = action_keymap(CRAFTER_KEYS, list(CRAFTER_ACTIONS))
+    assert crafter_keys["space"] == CRAFTER_ACTIONS.index("do") and crafter_keys["6"] == 16 and len(crafter_keys) == 16
     pygame.display.init()
     try:
-        for name in [*ATARI_KEYS, *BROWSER_KEYS, *GLOBAL_KEYS]:
+        for name in [*ATARI_KEYS, *CRAFTER_KEYS, *BROWSER_KEYS, *GLOBAL_KEYS]:
             assert pygame.key.key_code(name) != pygame.K_UNKNOWN, name
     finally:
         pygame.display.quit()

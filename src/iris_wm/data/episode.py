@@ -10,7 +10,7 @@ frames becomes a few tens of MB) for ~50 µs per frame to write and ~15 µs to r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from iris_wm.errors import IrisError
 
 # Bumped whenever the file layout changes, so an old file is reported rather than misread.
 FORMAT_VERSION = 1
+EXTRA_PREFIX = "extra_"  # in the .npz: extra_<name> arrays (files without them read as no extras)
 
 
 @dataclass
@@ -59,8 +60,12 @@ class Episode:
     rewards: np.ndarray  # (T,) float32: raw env reward received after the action
     ends: np.ndarray  # (T,) int64 in {0, 1}: the episode ended after this step
     truncated: bool = False  # the end was a time limit, not a terminal state (see training.truncation_is_end)
+    # Per-step values an environment kind keeps beside the frames, name -> (T, ...) array: e.g.
+    # Crafter's achievement counts so far. Not sampled for training.
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.extras = {name: np.asarray(values) for name, values in self.extras.items()}
         self.actions = np.asarray(self.actions, dtype=np.int64)
         self.rewards = np.asarray(self.rewards, dtype=np.float32)
         self.ends = np.asarray(self.ends, dtype=np.int64)
@@ -72,6 +77,7 @@ class Episode:
             cut = first_end[0] + 1
             self.observations, self.actions = self.observations[:cut], self.actions[:cut]
             self.rewards, self.ends = self.rewards[:cut], self.ends[:cut]
+            self.extras = {name: values[:cut] for name, values in self.extras.items()}
 
     def _check(self) -> None:
         obs = self.observations
@@ -82,6 +88,9 @@ class Episode:
             if getattr(self, name).shape != (len(obs),):
                 raise ValueError(f"{name} must have shape ({len(obs)},), one entry per frame, "
                                  f"got {getattr(self, name).shape}")
+        for name, values in self.extras.items():
+            if len(values) != len(obs):
+                raise ValueError(f"extra {name!r} has {len(values)} entries for {len(obs)} frames")
         if len(obs) == 0:
             raise ValueError("an episode needs at least one step")
         if not np.isin(self.ends, (0, 1)).all():
@@ -108,7 +117,13 @@ class Episode:
             rewards=np.concatenate((self.rewards, other.rewards)),
             ends=np.concatenate((self.ends, other.ends)),
             truncated=other.truncated,
+            extras={name: np.concatenate((values, other.extras[name])) for name, values in self.extras.items()
+                    if name in other.extras},
         )
+
+    def final_extras(self) -> dict[str, np.ndarray]:
+        """Each extra's value at the last step (e.g. the achievements of the whole episode)."""
+        return {name: values[-1] for name, values in self.extras.items()}
 
     def segment(self, start: int, stop: int, should_pad: bool = True) -> Segment:
         """Steps ``start..stop`` (stop excluded), zero-padded outside ``0..len``."""
@@ -139,7 +154,8 @@ class Episode:
         """Write to ``path`` (``.npz``) atomically: a crash leaves the old file or the new one."""
         arrays = {"format_version": np.int64(FORMAT_VERSION), "observations": self.observations,
                   "actions": self.actions, "rewards": self.rewards, "ends": self.ends,
-                  "truncated": np.bool_(self.truncated)}
+                  "truncated": np.bool_(self.truncated),
+                  **{EXTRA_PREFIX + name: values for name, values in self.extras.items()}}
 
         def write(tmp: Path) -> None:
             # A file object, because given a name np.savez appends ".npz" to the temp file's.
@@ -155,8 +171,9 @@ class Episode:
                 version = int(f["format_version"])
                 if version != FORMAT_VERSION:
                     raise ValueError(f"format version {version}, this iris-wm reads {FORMAT_VERSION}")
+                extras = {key.removeprefix(EXTRA_PREFIX): f[key] for key in f.files if key.startswith(EXTRA_PREFIX)}
                 return cls(observations=f["observations"], actions=f["actions"], rewards=f["rewards"],
-                           ends=f["ends"], truncated=bool(f["truncated"]))
+                           ends=f["ends"], truncated=bool(f["truncated"]), extras=extras)
         except FileNotFoundError:
             raise IrisError(f"episode file {path} does not exist; check the dataset folder") from None
         except Exception as error:  # zipfile, zlib and NumPy each fail their own way on a bad file

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iris_wm.config import tied
 from iris_wm.registry import Registry
 
 
@@ -21,13 +22,33 @@ class EnvKind:
     make_env: Callable[[Any, int | None], Any]  # (one side's settings, seed) -> a gymnasium.Env
     resolve_id: Callable[[str], str]  # any accepted spelling -> the canonical id; unknown ids raise
     action_names: Callable[[str], list[str]]  # of a canonical id
+    play_keys: dict[str, str]  # pygame key name -> action name, for a person playing
+    raw_frame: Callable[[Any], Any]  # env -> the frame the viewer shows large (H, W, 3) uint8
     presets: Path | None = None  # NAME.yaml here adds this kind's part of ``preset=NAME``
+    # Values kept with every stored step: info -> {name: array}, e.g. Crafter's achievement counts.
+    step_extras: Callable[[dict], dict[str, Any]] | None = None
+    # Metrics over finished episodes, from each one's last step_extras: e.g. the Crafter score.
+    episode_metrics: Callable[[list[dict[str, Any]]], dict[str, float]] | None = None
+    curves: tuple[str, ...] = ()  # metric keys the learning-curve figure shows for this kind
+    describe_info: Callable[[dict], dict[str, str]] | None = None  # info -> header fields of the viewer
 
 
 # The kind of a game named with --env for a checkpoint outside a run folder, whose config would say.
 DEFAULT_ENV_KIND = "atari"
 
-ENV_KINDS: Registry[EnvKind] = Registry("environment kind", {"atari": "iris_wm.envs.atari_kind"}, "iris_wm.envs")
+BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter_kind"}
+ENV_KINDS: Registry[EnvKind] = Registry("environment kind", BUILT_IN, "iris_wm.envs")
+
+
+def tie_sides(config: Any, keys: tuple[str, ...]) -> None:
+    """An env kind's ``train`` and ``test`` settings: their ids follow ``env.id``, and the test
+    side's ``keys`` follow the train side's, unless set to the same value (else a one-line error)."""
+    for name in ("train", "test"):
+        side = getattr(config, name)
+        side.id = tied("env.id", config.id, f"env.{name}.id", side.id)
+    for key in keys:
+        value = tied(f"env.train.{key}", getattr(config.train, key), f"env.test.{key}", getattr(config.test, key))
+        setattr(config.test, key, value)
 
 
 def register_env_kind(kind: EnvKind) -> EnvKind:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from iris_wm.config import tied
+from iris_wm.envs import tie_sides
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
 
@@ -65,11 +65,17 @@ class AtariEnvConfig:
         id=None, size=None, frame_skip=None, max_episode_steps=108_000, noop_max=1, done_on_life_loss=False))
 
     def __post_init__(self) -> None:
-        self.train.id = tied("env.id", self.id, "env.train.id", self.train.id)
-        self.test.id = tied("env.id", self.id, "env.test.id", self.test.id)
-        for key in ("size", "frame_skip"):
-            value = tied(f"env.train.{key}", getattr(self.train, key), f"env.test.{key}", getattr(self.test, key))
-            setattr(self.test, key, value)
+        tie_sides(self, ("size", "frame_skip"))
+
+
+# The authors' Atari layout: letters for the moves, the arrow keys for the moves with FIRE.
+ATARI_KEYS = {
+    "space": "FIRE",
+    "w": "UP", "d": "RIGHT", "a": "LEFT", "s": "DOWN",
+    "t": "UPRIGHT", "r": "UPLEFT", "g": "DOWNRIGHT", "f": "DOWNLEFT",
+    "up": "UPFIRE", "right": "RIGHTFIRE", "left": "LEFTFIRE", "down": "DOWNFIRE",
+    "u": "UPRIGHTFIRE", "y": "UPLEFTFIRE", "j": "DOWNRIGHTFIRE", "h": "DOWNLEFTFIRE",
+}
 
 
 # --------------------------------------------------------------------------------------- ids

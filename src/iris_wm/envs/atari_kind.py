@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from iris_wm.envs import EnvKind, register_env_kind
-from iris_wm.envs.atari import AtariEnvConfig, action_names, make_atari, resolve_game_id
+from iris_wm.envs.atari import ATARI_KEYS, AtariEnvConfig, action_names, make_atari, resolve_game_id
 from iris_wm.envs.vector import make_vector_env
 
 register_env_kind(EnvKind(
@@ -14,5 +14,7 @@ register_env_kind(EnvKind(
     make_env=make_atari,
     resolve_id=resolve_game_id,
     action_names=action_names,
+    play_keys=ATARI_KEYS,
+    raw_frame=lambda env: env.unwrapped.original_obs,  # the 210x160 frame before resizing
     presets=Path(__file__).parent / "presets" / "atari",
 ))

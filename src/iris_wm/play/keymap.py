@@ -6,15 +6,6 @@ without a window.
 
 from __future__ import annotations
 
-# The authors' Atari layout: letters for the moves, the arrow keys for the moves with FIRE.
-ATARI_KEYS = {
-    "space": "FIRE",
-    "w": "UP", "d": "RIGHT", "a": "LEFT", "s": "DOWN",
-    "t": "UPRIGHT", "r": "UPLEFT", "g": "DOWNRIGHT", "f": "DOWNLEFT",
-    "up": "UPFIRE", "right": "RIGHTFIRE", "left": "LEFTFIRE", "down": "DOWNFIRE",
-    "u": "UPRIGHTFIRE", "y": "UPLEFTFIRE", "j": "DOWNRIGHTFIRE", "h": "DOWNLEFTFIRE",
-}
-
 # Episode browser commands (the authors' keys); "imagination" is ours: the authors had no such episodes.
 BROWSER_KEYS = {
     "left": "previous frame", "right": "next frame",
@@ -30,10 +21,11 @@ GLOBAL_KEYS = {
 }
 
 
-def atari_keymap(action_names: list[str]) -> dict[str, int]:
-    """key name -> action index, for the keys whose action is in this game's action set."""
+def action_keymap(keys: dict[str, str], action_names: list[str]) -> dict[str, int]:
+    """key name -> action index, for the keys (an env kind's ``play_keys``) whose action is in this
+    env's action set."""
     index = {name.upper(): i for i, name in enumerate(action_names)}
-    return {key: index[action] for key, action in ATARI_KEYS.items() if action in index}
+    return {key: index[action.upper()] for key, action in keys.items() if action.upper() in index}
 
 
 def describe(keymap: dict[str, object], action_names: list[str]) -> str:

@@ -86,8 +86,8 @@ def _agent_source(path: Path, options: Options, names: list[str], env_kind, env_
         raise IrisError(f"{env_config.id} has {len(names)} actions but the agent was trained with {agent.num_actions}; "
                         f"pass the game it was trained on with --env")
     if options.mode == "agent":
-        return RealGameSource(agent, env_kind.make_env(env_config, options.seed), env_config.id, names,
+        return RealGameSource(agent, env_kind.make_env(env_config, options.seed), env_kind, env_config.id, names,
                               options.temperature, options.reconstruction)
     policy = Policy(agent, options.temperature) if options.mode == "agent-world-model" else None
-    return WorldModelSource(agent, env_kind.make_env(env_config, options.seed), env_config.id, names, policy,
-                            options.flush_every)
+    return WorldModelSource(agent, env_kind.make_env(env_config, options.seed), env_kind, env_config.id, names,
+                            policy, options.flush_every)

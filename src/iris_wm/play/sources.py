@@ -12,8 +12,9 @@ import torch
 from torch import Tensor
 
 from iris_wm.agents.base import Agent
+from iris_wm.envs import EnvKind
 from iris_wm.models.distributions import sample
-from iris_wm.play.keymap import atari_keymap
+from iris_wm.play.keymap import action_keymap
 from iris_wm.play.view import View
 
 
@@ -65,41 +66,43 @@ class EpisodeCounter:
 
 
 class RealGameSource:
-    """The agent plays the real test game. With ``reconstruction`` three panels: the raw 210x160
-    frame, the 64x64 input and what the agent's policy sees of it (``Agent.seen_frames``)."""
+    """The agent plays the real test game. With ``reconstruction`` three panels: the env kind's
+    large frame (Atari: the raw 210x160 one), the 64x64 input and what the agent's policy sees of it
+    (``Agent.seen_frames``). The env kind's ``describe_info`` adds to the header."""
 
     keymap: dict[str, int] = {}
     moves_alone = True
 
-    def __init__(self, agent: Agent, env, game: str, action_names: list[str], temperature: float,
-                 reconstruction: bool) -> None:
-        self.agent, self.env, self.reconstruction = agent, env, reconstruction
+    def __init__(self, agent: Agent, env, env_kind: EnvKind, game: str, action_names: list[str],
+                 temperature: float, reconstruction: bool) -> None:
+        self.agent, self.env, self.env_kind, self.reconstruction = agent, env, env_kind, reconstruction
         self.policy = Policy(agent, temperature)
         self.episode = EpisodeCounter(f"{game} · agent in the real game", action_names)
 
     def reset(self) -> View:
-        obs, _ = self.env.reset()
+        obs, info = self.env.reset()
         self.policy.reset()
-        return self.episode.start(self._observe(obs), self._extras())
+        return self.episode.start(self._observe(obs), self._extras(info))
 
     def step(self, command: object = None) -> View:
         action = self.policy.action
-        obs, reward, terminated, truncated, _ = self.env.step(action)
+        obs, reward, terminated, truncated, info = self.env.step(action)
         return self.episode.advance(self._observe(obs), action, float(reward), terminated or truncated,
-                                    self._extras())
+                                    self._extras(info))
 
     @torch.no_grad()
     def _observe(self, obs: np.ndarray) -> list[tuple[str, np.ndarray]]:
         frames = to_tensor(obs, self.agent.device)
         self.policy.decide(frames, imagined=False)
-        raw = self.env.unwrapped.original_obs
+        raw = self.env_kind.raw_frame(self.env)
         if not self.reconstruction:
             return [("game", raw)]
         return [(f"game {raw.shape[0]}x{raw.shape[1]}", raw), (f"input {obs.shape[0]}x{obs.shape[1]}", obs),
                 ("what the agent sees", to_pixels(self.agent.seen_frames(frames)))]
 
-    def _extras(self) -> dict[str, str]:
-        return {"value": f"{self.policy.value:.2f}"}
+    def _extras(self, info: dict) -> dict[str, str]:
+        described = self.env_kind.describe_info(info) if self.env_kind.describe_info else {}
+        return {"value": f"{self.policy.value:.2f}", **described}
 
 
 class WorldModelSource:
@@ -109,11 +112,11 @@ class WorldModelSource:
 
     moves_alone = True
 
-    def __init__(self, agent: Agent, real_env, game: str, action_names: list[str], policy: Policy | None,
-                 flush_every: int | None) -> None:
+    def __init__(self, agent: Agent, real_env, env_kind: EnvKind, game: str, action_names: list[str],
+                 policy: Policy | None, flush_every: int | None) -> None:
         self.agent, self.real, self.policy, self.flush_every = agent, real_env, policy, flush_every
         self.imagination = agent.imagination()
-        self.keymap = {} if policy else atari_keymap(action_names)
+        self.keymap = {} if policy else action_keymap(env_kind.play_keys, action_names)
         who = "agent" if policy else "you"
         self.episode = EpisodeCounter(f"{game} · {who} in the world model", action_names)
 

@@ -30,19 +30,27 @@ class EpisodeBuffer:
     actions: list[int] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
+    extras: dict[str, list[np.ndarray]] = field(default_factory=dict)  # the env kind's per-step values
 
     def to_episode(self, truncated: bool = False) -> Episode:
         return Episode(observations=np.stack(self.observations), actions=np.array(self.actions, dtype=np.int64),
                        rewards=np.array(self.rewards, dtype=np.float32), ends=np.array(self.ends, dtype=np.int64),
-                       truncated=truncated)
+                       truncated=truncated, extras={name: np.stack(v) for name, v in self.extras.items()})
 
 
 class Collector:
+    """``step_extras`` (info -> {name: array}) and ``episode_metrics`` (finished episodes' last
+    extras -> metrics) come from the env kind; with ``whole_run`` the metrics cover every episode
+    finished since the run began (a benchmark's budget), else those of each call."""
+
     def __init__(self, env: VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
-                 truncation_is_end: bool = True, on_episode_end=None) -> None:
+                 truncation_is_end: bool = True, on_episode_end=None, step_extras=None, episode_metrics=None,
+                 whole_run: bool = False) -> None:
         self.env, self.dataset, self.rng, self.seed = env, dataset, rng, seed
         self.truncation_is_end = truncation_is_end
         self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
+        self.step_extras, self.episode_metrics, self.whole_run = step_extras, episode_metrics, whole_run
+        self.run_final_extras: list[dict[str, np.ndarray]] = []  # of every finished episode, with whole_run
         self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
         self.seeded = False
         self.epoch = 0  # of the last collection
@@ -68,7 +76,7 @@ class Collector:
         # Evaluation gives every env the same number of episodes: stopping at the first 16 to end
         # would favour short ones.
         quota = None if config.num_episodes is None else episode_quota(config.num_episodes, n)
-        finished_returns, finished_lengths, steps = [], [], 0
+        finished_returns, finished_lengths, finished_extras, steps = [], [], [], 0
         total = config.num_steps if config.num_steps is not None else config.num_episodes
         progress = tqdm(total=total, desc=f"collect {self.dataset.name}", unit="step" if quota is None else "episode",
                         leave=False, dynamic_ncols=True, disable=None)
@@ -85,6 +93,8 @@ class Collector:
                 buffers[i].rewards.append(float(step.rewards[i]))
                 ended = step.terminated[i] or (step.truncated[i] and self.truncation_is_end)
                 buffers[i].ends.append(int(ended))
+                for name, value in (self.step_extras(step.infos[i]) if self.step_extras else {}).items():
+                    buffers[i].extras.setdefault(name, []).append(value)
             steps += n
             for i in np.flatnonzero(step.terminated | step.truncated):
                 if quota is not None and quota[i] <= 0:
@@ -93,6 +103,7 @@ class Collector:
                 episode = self._store(i, buffers[i], truncated=bool(step.truncated[i] and not step.terminated[i]))
                 finished_returns.append(episode.metrics()["episode_return"])
                 finished_lengths.append(len(episode))
+                finished_extras.append(episode.final_extras())
                 buffers[i] = EpisodeBuffer()
                 if quota is not None:
                     quota[i] -= 1
@@ -110,16 +121,22 @@ class Collector:
             self.observations = None  # evaluation episodes are never continued
         agent.clear_policy()
         self.dataset.save_modified()
-        return self._metrics(finished_returns, finished_lengths)
+        if self.whole_run:
+            self.run_final_extras += finished_extras
+        return self._metrics(finished_returns, finished_lengths,
+                             self.run_final_extras if self.whole_run else finished_extras)
 
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "epoch": self.epoch}
+        extras = [{name: value.tolist() for name, value in final.items()} for final in self.run_final_extras]
+        return {"seed": self.seed, "epoch": self.epoch, "run_final_extras": extras}
 
     def load_state_dict(self, state: dict) -> None:
         """The envs cannot be restored mid-episode: they restart, with a seed that depends on the
         epoch, so that a resumed run does not replay its first episodes (the original did)."""
         self.seed = state["seed"] + 1_000 * state["epoch"]
         self.epoch = state["epoch"]
+        self.run_final_extras = [{name: np.array(value) for name, value in final.items()}
+                                 for final in state["run_final_extras"]]
 
     def _store(self, i: int, buffer: EpisodeBuffer, truncated: bool = False, finished: bool = True) -> Episode:
         """Add env i's buffered steps to the dataset (a new episode, or the continuation of one)."""
@@ -153,13 +170,15 @@ class Collector:
         frames_t = torch.from_numpy(frames).to(agent.device).permute(0, 1, 4, 2, 3).float().div(255)
         agent.reset_policy(n, frames_t, torch.from_numpy(mask).to(agent.device))
 
-    def _metrics(self, returns: list[float], lengths: list[int]) -> dict[str, float]:
+    def _metrics(self, returns: list[float], lengths: list[int], final_extras: list[dict]) -> dict[str, float]:
         name = self.dataset.name
         metrics = {f"{name}/#episodes": self.dataset.num_episodes, f"{name}/#steps": self.dataset.num_steps}
         if returns:
             metrics[f"{name}/return"] = float(np.mean(returns))
             metrics[f"{name}/episode_length"] = float(np.mean(lengths))
             metrics[f"{name}/episodes_finished"] = len(returns)
+        if self.episode_metrics and final_extras:
+            metrics |= {f"{name}/{key}": value for key, value in self.episode_metrics(final_extras).items()}
         return metrics
 
 

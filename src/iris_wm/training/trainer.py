@@ -57,12 +57,15 @@ class Trainer:
         self.train_media = EpisodeMediaDir(media / "train", keep=config.collection.train.num_episodes_to_save)
         self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
         names = self.train_env.action_names
+        env_stats = {"step_extras": env_kind.step_extras, "episode_metrics": env_kind.episode_metrics}
         self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, config.common.seed,
                                          config.training.truncation_is_end,
-                                         self._media_writer(self.train_media, "train", names))
+                                         self._media_writer(self.train_media, "train", names), whole_run=True,
+                                         **env_stats)
         self.test_collector = Collector(self.test_env, self.test_dataset, self.rng, config.common.seed + 10_000,
                                         config.training.truncation_is_end,
-                                        self._media_writer(self.test_media, "test", names))
+                                        self._media_writer(self.test_media, "test", names), **env_stats)
+        self.env_curves = tuple(Curve(key) for key in env_kind.curves)
         self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.run_dir, self.rng, names,
                                    config.evaluation)
         self.state = RunState(self.run_dir, self.agent, self.optimizers, self.rng, {
@@ -106,7 +109,7 @@ class Trainer:
             metrics["duration_hours"] = (time.time() - started) / 3600
             self.logger.log(metrics, epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
-                curves = [*RETURN_CURVES, *(curve for phase in self.phases for curve in phase.curves)]
+                curves = [*RETURN_CURVES, *self.env_curves, *(curve for phase in self.phases for curve in phase.curves)]
                 self.logger.plot(self.run_dir / "media" / "learning_curves.png", curves)
             print(self.summary_line(epoch, metrics), flush=True)
         self.logger.close()

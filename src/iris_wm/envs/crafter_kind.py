@@ -1,0 +1,39 @@
+"""Crafter as an environment kind: ``env=crafter``."""
+
+from pathlib import Path
+
+from iris_wm.envs import EnvKind, register_env_kind
+from iris_wm.envs.crafter import (
+    ACTION_NAMES,
+    CRAFTER_KEYS,
+    CrafterEnvConfig,
+    achievement_counts,
+    action_names,
+    describe_info,
+    make_crafter,
+    resolve_task_id,
+    score_metrics,
+)
+from iris_wm.envs.vector import PythonVectorEnv
+
+
+def make_crafter_vector_env(config, num_envs: int, seed: int) -> PythonVectorEnv:
+    return PythonVectorEnv(lambda s: make_crafter(config, s), num_envs, seed, list(ACTION_NAMES))
+
+
+register_env_kind(EnvKind(
+    name="crafter",
+    description="Crafter (Hafner, ICLR 2022): 22 achievements, the Crafter score",
+    config_class=CrafterEnvConfig,
+    make_vector_env=make_crafter_vector_env,
+    make_env=make_crafter,
+    resolve_id=resolve_task_id,
+    action_names=action_names,
+    play_keys=CRAFTER_KEYS,
+    raw_frame=lambda env: env.render(),
+    presets=Path(__file__).parent / "presets" / "crafter",
+    step_extras=achievement_counts,
+    episode_metrics=score_metrics,
+    curves=("test_dataset/crafter_score", "train_dataset/crafter_score"),
+    describe_info=describe_info,
+))
