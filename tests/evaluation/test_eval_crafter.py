@@ -45,7 +45,7 @@ def test_reading_crafter_stats_jsonl(tmp_path):
     assert crafter.read_crafter(tmp_path).episodes == 2  # a folder: every stats.jsonl below it
     assert crafter.is_crafter_input(path) and crafter.is_crafter_input(tmp_path)
     text = crafter.crafter_markdown([result])
-    assert "| collect_wood | 50.0 |" in text and f"| agent | 2 | {expected:.2f} | 1.50 |" in text
+    assert "| collect_wood | 50.0 |" in text and f"| agent | 1 | 2 | {expected:.2f} | 1.50 |" in text
 
 
 @pytest.mark.parametrize(
@@ -63,5 +63,42 @@ def test_bad_episodes_are_clear_errors(tmp_path, episode, message):
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(IrisError, match="no stats.jsonl found"):
+    with pytest.raises(IrisError, match="no stats.jsonl and no run folder with an eval"):
         crafter.read_crafter(tmp_path)
+
+
+def test_the_human_players_runs_score_as_published():
+    human = crafter.read_crafter(crafter.REFERENCE_RUNS)
+    assert human.runs == 5 and human.episodes == 100
+    assert round(human.score, 1) == 50.5 and round(human.score_std, 1) == 6.8
+
+
+def test_runs_are_scored_one_by_one_and_spread_over_runs(tmp_path):
+    """Two runs, hand-computed: run 1 unlocks collect_wood in 1 of 2 episodes, run 2 in both."""
+    def eval_file(name, achievements, returns):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"Crafter": [0.0], "details": {"episode_achievements": achievements,
+                                                                  "episode_returns": returns}}))
+        return path
+
+    wood = ACHIEVEMENTS.index("collect_wood")
+    one = [0] * 22
+    one[wood] = 3
+    run_1 = eval_file("a", [one, [0] * 22], [1.0, 0.0])
+    run_2 = eval_file("b", [one, one], [1.0, 1.0])
+    runs = [*crafter._runs_of_file(run_1, crafter.BUDGET), *crafter._runs_of_file(run_2, crafter.BUDGET)]
+    result = crafter.summarize(runs, "both")
+    scores = [math.exp(math.log(51.0) / 22) - 1, math.exp(math.log(101.0) / 22) - 1]
+    assert result.runs == 2 and result.episodes == 4
+    assert result.score == pytest.approx(np.mean(scores)) and result.score_std == pytest.approx(np.std(scores))
+    assert result.success_rates["collect_wood"] == 75.0 and result.mean_return == 0.75
+    assert crafter.is_crafter_input(run_1) and crafter.read_crafter(run_2).score == pytest.approx(scores[1])
+
+
+def test_the_report_lists_the_references(tmp_path, capsys):
+    from iris_wm.cli import main
+
+    assert main(["report", str(crafter.REFERENCE_RUNS), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "50.53 ± 6.79" in out and "DreamerV3" in out and "14.50 ± 1.60" in out
+    assert (tmp_path / "report" / "figures" / "crafter_success_rates.png").stat().st_size > 10_000

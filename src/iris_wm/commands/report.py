@@ -116,9 +116,12 @@ def _run_crafter(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]
     from iris_wm.errors import IrisError
     from iris_wm.evaluation import crafter
 
-    if args.baselines not in (None, "none"):
-        raise IrisError("no Crafter baselines are bundled; drop --baselines for Crafter inputs")
+    if args.baselines not in (None, "all", "none"):
+        raise IrisError("Crafter's references are the human players' runs and the published scoreboard: "
+                        "--baselines all (the default) or none")
     results = [crafter.read_crafter(path, name) for name, path in inputs]
+    if args.baselines != "none":
+        results += crafter.references()
     print(crafter.crafter_terminal(results))
     if args.out is None:
         return []

@@ -13,7 +13,7 @@ import numpy as np
 
 from iris_wm.errors import IrisError
 from iris_wm.evaluation import metrics
-from iris_wm.evaluation.crafter import ACHIEVEMENTS, CrafterResult
+from iris_wm.evaluation.crafter import ACHIEVEMENTS, CrafterResult, score_text
 from iris_wm.evaluation.report import Report
 
 # seaborn's 'colorblind' palette; the subject (first method) gets blue, as IRIS does in the paper.
@@ -186,7 +186,8 @@ def report_figures(report: Report, folder: Path) -> list[Path]:
 
 def crafter_figure(results: list[CrafterResult], path: Path) -> Path:
     """Success rate of each achievement, one bar per method, log scale as in the Crafter paper."""
-    figure = _new_figure(12, 4.8)
+    results = [result for result in results if result.success_rates is not None]
+    figure = _new_figure(14, 4.8)
     axis = figure.subplots()
     width = 0.8 / len(results)
     positions = np.arange(len(ACHIEVEMENTS))
@@ -194,14 +195,14 @@ def crafter_figure(results: list[CrafterResult], path: Path) -> Path:
         rates = np.array([result.success_rates[a] for a in ACHIEVEMENTS])
         # A zero rate has no log; draw it at the axis floor so the bar stays visibly empty.
         axis.bar(positions - 0.4 + width * (index + 0.5), np.maximum(rates, 0.01), width=width,
-                 color=_color(index), label=f"{result.name} (score {result.score:.1f}%)")  # fmt: skip
+                 color=_color(index), label=f"{result.name} (score {score_text(result)} %)")  # fmt: skip
     axis.set_yscale("log")
     axis.set_ylim(0.01, 100)
     axis.set_yticks([0.01, 0.1, 1, 10, 100], ["0.01", "0.1", "1", "10", "100"])
     axis.set_xticks(positions, [a.replace("_", " ").title() for a in ACHIEVEMENTS], rotation=60, ha="right")
     axis.set_ylabel("Success rate (%)")
     axis.set_title("Crafter: success rate of each achievement")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     axis.spines[["top", "right"]].set_visible(False)
     axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
