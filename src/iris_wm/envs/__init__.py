@@ -31,6 +31,9 @@ class EnvKind:
     episode_metrics: Callable[[list[dict[str, Any]]], dict[str, float]] | None = None
     curves: tuple[str, ...] = ()  # metric keys the learning-curve figure shows for this kind
     describe_info: Callable[[dict], dict[str, str]] | None = None  # info -> header fields of the viewer
+    # A stored step's step_extras and the previous step's (None at the first) -> header fields of
+    # the episode browser, e.g. the achievements unlocked at that step.
+    describe_step: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, str]] | None = None
 
 
 # The kind of a game named with --env for a checkpoint outside a run folder, whose config would say.

@@ -135,6 +135,14 @@ def score_metrics(final_extras: list[dict[str, np.ndarray]]) -> dict[str, float]
             **{f"success/{name}": float(rate) for name, rate in zip(ACHIEVEMENTS, rates, strict=True)}}
 
 
+def describe_step(extras: dict[str, np.ndarray], before: dict[str, np.ndarray] | None) -> dict[str, str]:
+    """The episode browser's header: achievements unlocked at this step, and how many so far."""
+    counts = extras["achievements"]
+    previous = before["achievements"] if before is not None else np.zeros_like(counts)
+    new = [name for name, now, then in zip(ACHIEVEMENTS, counts, previous, strict=True) if now > then]
+    return {"unlocked": ", ".join(new) or "-", "achievements": f"{int((counts > 0).sum())}/22"}
+
+
 def describe_info(info: dict) -> dict[str, str]:
     """The viewer's header: what the player carries and what it has achieved in this episode."""
     inventory = ", ".join(f"{name} {count}" for name, count in info.get("inventory", {}).items()

@@ -10,6 +10,7 @@ from iris_wm.envs.crafter import (
     achievement_counts,
     action_names,
     describe_info,
+    describe_step,
     make_crafter,
     resolve_task_id,
     score_metrics,
@@ -36,4 +37,5 @@ register_env_kind(EnvKind(
     episode_metrics=score_metrics,
     curves=("test_dataset/crafter_score", "train_dataset/crafter_score"),
     describe_info=describe_info,
+    describe_step=describe_step,
 ))

@@ -34,8 +34,9 @@ class EpisodeBrowser:
     keymap = dict(BROWSER_KEYS)
     moves_alone = False
 
-    def __init__(self, run_dir: Path, action_names: list[str]) -> None:
+    def __init__(self, run_dir: Path, action_names: list[str], describe_step=None) -> None:
         self.run_dir, self.action_names = run_dir, action_names
+        self.describe_step = describe_step  # the env kind's: a stored step's extras -> header fields
         self.folders = episode_folders(run_dir)
         self.files = {name: sorted(folder.glob("episode_*.npz")) if folder.is_dir() else []
                       for name, folder in self.folders.items()}
@@ -87,5 +88,9 @@ class EpisodeBrowser:
         name = self.files[self.category][self.index].stem
         title = f"{notice}[{self.category}] {name} ({self.index + 1}/{len(self.files[self.category])})"
         frame = e.observations[t].transpose(1, 2, 0)  # (H, W, 3)
+        extras = {"frame": f"{t + 1}/{len(e)}"}
+        if self.describe_step and e.extras:
+            before = {name: values[t - 1] for name, values in e.extras.items()} if t > 0 else None
+            extras |= self.describe_step({name: values[t] for name, values in e.extras.items()}, before)
         return View([(self.category, frame)], title, t, self.action_names[int(e.actions[t])], float(e.rewards[t]),
-                    float(self.returns[t]), bool(e.ends[t]), {"frame": f"{t + 1}/{len(e)}"})
+                    float(self.returns[t]), bool(e.ends[t]), extras)

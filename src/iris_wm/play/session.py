@@ -63,7 +63,7 @@ def open_source(path: Path, options: Options):
                             f"give the folder iris train created")
         from iris_wm.play.episodes import EpisodeBrowser
 
-        return EpisodeBrowser(run_dir, names), run_dir, names
+        return EpisodeBrowser(run_dir, names, env_kind.describe_step), run_dir, names
     source = _agent_source(path, options, names, env_kind, replace(test_config, id=game))
     return source, run_dir, names
 
