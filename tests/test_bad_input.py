@@ -3,6 +3,8 @@ exit code 2, no traceback, before any work, and nothing already on disk changed.
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,9 @@ CASES = [
     (["train", "env.id=Pong", "agent=dreamer"], "dreamer"),
     (["train", "preset=cpu-smoke"], "env.id is required"),
     (["train", "-m", "env.id=Pong,Pongg"], "sweep job 1 (env.id=Pongg)"),
+    (["train", "env=crafter", "env.id=Pong"], "unknown Crafter task 'Pong'"),
+    (["train", "env=atari", "env.id=crafter"], "unknown Atari game 'crafter'"),
+    (["train", "env=minecraft", "env.id=Pong"], "minecraft"),
     (["train", "-m", "env.id=Pong", "common.epochs=3,0"], "sweep job 1 (common.epochs=0)"),
     (["train", "env.id=Pong", "hydra.run.dir=FILE"], "is a file"),
     (["train", "env.id=Pong", "hydra.run.dir=RUN"], "is not empty"),
@@ -137,6 +142,20 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(arguments, message, ru
 def test_enough_cases():
     commands = {(case.values if hasattr(case, "values") else case)[0][0] for case in CASES}
     assert len(CASES) >= 40 and commands == {"train", "resume", "eval", "report", "convert", "play"}
+
+
+def test_a_crafter_without_its_api_is_one_line(tmp_path):
+    """A crafter package that is not Crafter 1.8 (here: one with no Env) makes env=crafter unavailable."""
+    fake = tmp_path / "crafter"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("__version__ = '0.1'\n")
+    (fake / "constants.py").write_text("actions = ['noop']\nachievements = []\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "iris_wm.cli", "train", "env=crafter"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "lacks Crafter 1.8's API" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crafter"]
 
 
 def test_an_error_after_the_run_folder_was_made_leaves_nothing(tmp_path, monkeypatch, capsys):

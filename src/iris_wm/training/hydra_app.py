@@ -28,6 +28,7 @@ from iris_wm.training.run_folder import lock_run_folder, release_run_folder, rem
 CONFIG_MODULE = "iris_wm.config"
 CONFIG_NAME = "train"
 RESOLVED_CONFIG = Path("config") / "train.yaml"  # inside a run folder
+KIND_GROUPS = {"agent": get_agent_kind, "env": get_env_kind}  # config group -> its registry's look-up
 
 
 def register_schema() -> None:
@@ -114,6 +115,10 @@ def compose_config(overrides: list[str]) -> TrainConfig:
     from hydra import compose, initialize_config_module
     from hydra.errors import HydraException
 
+    for override in overrides:  # a kind that is unknown or cannot load says why, before Hydra does
+        key, _, value = override.partition("=")
+        if key in KIND_GROUPS:
+            KIND_GROUPS[key](value)
     register_schema()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
