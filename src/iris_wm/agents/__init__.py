@@ -43,7 +43,8 @@ class AgentKind:
     original: OriginalFormat | None = None
 
 
-AGENT_KINDS: Registry[AgentKind] = Registry("agent kind", {"iris": "iris_wm.agents.iris"}, "iris_wm.agents")
+BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm"}
+AGENT_KINDS: Registry[AgentKind] = Registry("agent kind", BUILT_IN, "iris_wm.agents")
 
 
 def register_agent_kind(kind: AgentKind) -> AgentKind:

@@ -25,10 +25,14 @@ class IRISAgent(Agent):
         super().__init__(config, num_actions)
         # Registration order = the authors' checkpoint key order.
         self.tokenizer = Tokenizer(config.tokenizer)
-        self.world_model = WorldModel(config.tokenizer.vocab_size, num_actions, config.world_model)
+        self.world_model = self.build_world_model(config, num_actions)
         self.actor_critic = ActorCritic(num_actions, config.actor_critic)
         self._imagination: WorldModelEnv | None = None
         self._frame_cache: FrameCache | None = None  # this epoch's, when training.cache_tokens
+
+    def build_world_model(self, config: IRISConfig, num_actions: int) -> WorldModel:
+        """IRIS's GPT world model; a kind that swaps the sequence model overrides this."""
+        return WorldModel(config.tokenizer.vocab_size, num_actions, config.world_model)
 
     # -- policy state ------------------------------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""A Hugging Face causal language model as the sequence model of IRIS's world model.
+
+The world model embeds its observation and action tokens itself and hands the LM ``inputs_embeds``;
+the LM's decoder (its ``base_model``, without the LM head) returns the last hidden states, which
+IRIS's heads read. Positions are the LM's own (RoPE, or its learned table), given explicitly from
+the cache's fill level. The attention is the LM's own causal attention, unpatched. In imagination
+the LM keeps its keys and values in a ``transformers`` ``StaticCache``: preallocated for the whole
+context, filled through ``cache_position``, so the shapes of the token step never change.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch import Tensor, nn
+
+from iris_wm.errors import IrisError
+
+try:
+    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, StaticCache
+except ImportError as error:
+    raise IrisError(f"the LM world model needs the 'lm' extra: pip install 'iris-wm[lm]' ({error})") from error
+
+
+class LMCache:
+    """The LM's static key/value cache with the interface of IRIS's KV cache (``size``, ``reset``)."""
+
+    def __init__(self, lm: PreTrainedModel, batch_size: int, max_tokens: int) -> None:
+        self.cache = StaticCache(config=lm.config, max_cache_len=max_tokens)
+        self.batch_size, self.max_tokens = batch_size, max_tokens
+        self.size = 0  # positions filled; a Python int, as IRIS's cache
+
+    def reset(self) -> None:
+        self.cache.reset()
+        self.size = 0
+
+
+class LMBackbone(nn.Module):
+    """The backbone interface of ``WorldModel``: ``embed_dim``, ``max_tokens``, ``new_kv_cache`` and
+    ``forward(embeddings (B, T, E), kv_cache) -> hidden states (B, T, E)``."""
+
+    def __init__(self, lm: PreTrainedModel, max_tokens: int) -> None:
+        super().__init__()
+        self.lm = lm
+        self.max_tokens = max_tokens
+        # transformers 5 renames past_key_values to cache model by model: use the model's own name.
+        parameters = inspect.signature(lm.base_model.forward).parameters
+        self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
+
+    @property
+    def embed_dim(self) -> int:
+        return self.lm.config.hidden_size
+
+    def new_kv_cache(self, batch_size: int) -> LMCache:
+        return LMCache(self.lm, batch_size, self.max_tokens)
+
+    def forward(self, x: Tensor, kv_cache: LMCache | None = None) -> Tensor:
+        start = 0 if kv_cache is None else kv_cache.size
+        t = x.shape[1]
+        assert start + t <= self.max_tokens, f"{start + t} tokens exceed max_tokens={self.max_tokens}"
+        positions = torch.arange(start, start + t, device=x.device)
+        cache = {self._cache_argument: None if kv_cache is None else kv_cache.cache}
+        out = self.lm.base_model(inputs_embeds=x, position_ids=positions.expand(x.shape[0], -1),
+                                 use_cache=kv_cache is not None, cache_position=positions, **cache)
+        if kv_cache is not None:
+            kv_cache.size += t
+        return out.last_hidden_state
+
+
+def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int) -> PreTrainedModel:
+    """The LM, in float32 on the CPU; one clear line when it is not there or cannot hold the context."""
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, revision=revision)
+    except OSError as error:
+        raise IrisError(f"agent.world_model.model_name_or_path={name_or_path!r} could not be loaded "
+                        f"({str(error).splitlines()[0][:160]}); give a local folder written by save_pretrained, "
+                        f"or a hub id while online") from None
+    context = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if context is not None and context < max_tokens:
+        raise IrisError(f"{name_or_path} has a context of {context} positions, fewer than the world model's "
+                        f"{max_tokens} (max_blocks x tokens_per_block); lower agent.world_model.max_blocks")
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32)
+    except ValueError as error:  # the config is of a model that has no causal-LM head
+        raise IrisError(f"{name_or_path} is not a causal language model ({str(error).splitlines()[0][:160]}); "
+                        f"give a model that AutoModelForCausalLM loads") from None
+    return lm
