@@ -41,6 +41,8 @@ class AgentKind:
     build: Callable[[Any, int], Agent]  # (config, num_actions) -> a freshly initialised agent
     presets: Path | None = None  # NAME.yaml here adds this kind's part of ``preset=NAME``
     original: OriginalFormat | None = None
+    # Checks of the config that need more than its values (files, devices), run before any work.
+    check: Callable[[Any], None] | None = None
 
 
 BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm"}

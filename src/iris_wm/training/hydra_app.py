@@ -72,10 +72,13 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
         config: TrainConfig = OmegaConf.to_object(OmegaConf.merge(schema, data))
     except MissingMandatoryValue as error:
         key = getattr(error, "full_key", "") or "env.id"
-        raise IrisError(f"{key} is required: say which game, e.g. iris train {key}=Pong") from None
+        example = "Pong" if key == "env.id" else "..."
+        raise IrisError(f"{key} is required: set it, e.g. iris train {key}={example}") from None
     except OmegaConfBaseException as error:
         raise IrisError(describe_config_error(error)) from None
     check_bounds(config)
+    if agent_kind.check is not None:
+        agent_kind.check(config.agent)
     env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
     resolve_device(config.common.device)  # a device that is not there fails before any work
     return config

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from iris_wm.agents import AgentKind, register_agent_kind
-from iris_wm.agents.iris_lm.agent import IRISLMAgent
+from iris_wm.agents.iris_lm.agent import IRISLMAgent, check_config
 from iris_wm.agents.iris_lm.config import IRISLMConfig, IRISLMTraining
 
 register_agent_kind(AgentKind(
@@ -13,4 +13,5 @@ register_agent_kind(AgentKind(
     training_class=IRISLMTraining,
     build=IRISLMAgent,
     presets=Path(__file__).parent / "presets",
+    check=check_config,
 ))

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from iris_wm.agents.iris.agent import IRISAgent
 from iris_wm.agents.iris.world_model import WorldModel
-from iris_wm.agents.iris_lm.backbone import LMBackbone, load_causal_lm
+from iris_wm.agents.iris_lm.backbone import LMBackbone, check_lm_config, load_causal_lm
 from iris_wm.agents.iris_lm.config import IRISLMConfig
 from iris_wm.agents.iris_lm.finetune import apply_finetuning, is_base_weight
 from iris_wm.errors import IrisError
@@ -23,14 +23,21 @@ from iris_wm.errors import IrisError
 LM_PREFIX = "world_model.transformer.lm."  # where the LM's tensors sit in the agent's state dict
 
 
+def check_config(config: IRISLMConfig) -> None:
+    """What a run needs before it starts: the LM's config, and CUDA for 4-bit weights."""
+    c = config.world_model
+    if c.load_in_4bit and not torch.cuda.is_available():
+        raise IrisError("agent.world_model.load_in_4bit=true needs CUDA and bitsandbytes; this machine has no "
+                        "CUDA: set it to false")
+    check_lm_config(c.model_name_or_path, c.revision, c.max_tokens)
+
+
 class IRISLMAgent(IRISAgent):
     kind = "iris-lm"
 
     def build_world_model(self, config: IRISLMConfig, num_actions: int) -> WorldModel:
         c = config.world_model
-        if c.load_in_4bit and not torch.cuda.is_available():
-            raise IrisError("agent.world_model.load_in_4bit=true needs CUDA and bitsandbytes; this machine has no "
-                            "CUDA: set it to false")
+        check_config(config)
         lm = load_causal_lm(c.model_name_or_path, c.revision, c.max_tokens)
         apply_finetuning(lm, c)
         world_model = WorldModel(config.tokenizer.vocab_size, num_actions, c, backbone=LMBackbone(lm, c.max_tokens))
@@ -43,9 +50,12 @@ class IRISLMAgent(IRISAgent):
         return world_model
 
     def _kept_out(self, name: str) -> bool:
-        """The LM's own tensors, when they do not train: they are re-read from the model, not saved."""
-        return (self.config.world_model.finetune != "full" and name.startswith(LM_PREFIX)
-                and is_base_weight(name.removeprefix(LM_PREFIX)))
+        """The LM's own tensors when they do not train, and its output head, which the world model
+        never uses (and which some LMs tie to the input embeddings): they are re-read from the model."""
+        if not name.startswith(LM_PREFIX):
+            return False
+        inner = name.removeprefix(LM_PREFIX)
+        return inner.startswith("lm_head.") or (self.config.world_model.finetune != "full" and is_base_weight(inner))
 
     def state_dict(self, *args, **kwargs) -> dict[str, Tensor]:
         state = super().state_dict(*args, **kwargs)

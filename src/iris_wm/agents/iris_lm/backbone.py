@@ -68,11 +68,12 @@ class LMBackbone(nn.Module):
         return out.last_hidden_state
 
 
-def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int) -> PreTrainedModel:
-    """The LM, in float32 on the CPU; one clear line when it is not there or cannot hold the context."""
+def check_lm_config(name_or_path: str, revision: str | None, max_tokens: int):
+    """The LM's config, read before any work: one clear line when the model is not there or cannot
+    hold the world model's context."""
     try:
         config = AutoConfig.from_pretrained(name_or_path, revision=revision)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # no such folder or id, offline, or a folder with no model
         raise IrisError(f"agent.world_model.model_name_or_path={name_or_path!r} could not be loaded "
                         f"({str(error).splitlines()[0][:160]}); give a local folder written by save_pretrained, "
                         f"or a hub id while online") from None
@@ -80,6 +81,12 @@ def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int) -> 
     if context is not None and context < max_tokens:
         raise IrisError(f"{name_or_path} has a context of {context} positions, fewer than the world model's "
                         f"{max_tokens} (max_blocks x tokens_per_block); lower agent.world_model.max_blocks")
+    return config
+
+
+def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int) -> PreTrainedModel:
+    """The LM, in float32 on the CPU."""
+    check_lm_config(name_or_path, revision, max_tokens)
     try:
         lm = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32)
     except ValueError as error:  # the config is of a model that has no causal-LM head
