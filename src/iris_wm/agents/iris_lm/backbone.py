@@ -40,10 +40,10 @@ class LMBackbone(nn.Module):
     """The backbone interface of ``WorldModel``: ``embed_dim``, ``max_tokens``, ``new_kv_cache`` and
     ``forward(embeddings (B, T, E), kv_cache) -> hidden states (B, T, E)``."""
 
-    def __init__(self, lm: PreTrainedModel, max_tokens: int) -> None:
+    def __init__(self, lm: PreTrainedModel, max_tokens: int, bf16: bool = True) -> None:
         super().__init__()
         self.lm = lm
-        self.max_tokens = max_tokens
+        self.max_tokens, self.bf16 = max_tokens, bf16
         # transformers 5 renames past_key_values to cache model by model: use the model's own name.
         parameters = inspect.signature(lm.base_model.forward).parameters
         self._cache_argument = "cache" if "cache" in parameters else "past_key_values"
@@ -61,11 +61,12 @@ class LMBackbone(nn.Module):
         assert start + t <= self.max_tokens, f"{start + t} tokens exceed max_tokens={self.max_tokens}"
         positions = torch.arange(start, start + t, device=x.device)
         cache = {self._cache_argument: None if kv_cache is None else kv_cache.cache}
-        out = self.lm.base_model(inputs_embeds=x, position_ids=positions.expand(x.shape[0], -1),
-                                 use_cache=kv_cache is not None, cache_position=positions, **cache)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16 and x.is_cuda):
+            out = self.lm.base_model(inputs_embeds=x, position_ids=positions.expand(x.shape[0], -1),
+                                     use_cache=kv_cache is not None, cache_position=positions, **cache)
         if kv_cache is not None:
             kv_cache.size += t
-        return out.last_hidden_state
+        return out.last_hidden_state.float()  # IRIS's heads and losses stay in float32
 
 
 def check_lm_config(name_or_path: str, revision: str | None, max_tokens: int):

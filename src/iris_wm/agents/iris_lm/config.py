@@ -34,6 +34,7 @@ class LMWorldModelConfig:
     # new: fresh observation-token embeddings; lm_vocab: they start as the LM's own input embeddings
     # of token ids 0..511 (the fork's "borrowed vocabulary"), and train as new parts.
     obs_embedding: str = one_of(("new", "lm_vocab"), "new")
+    bf16: bool = True  # the LM's forward under bf16 autocast on CUDA (never on the CPU)
 
     @property
     def max_tokens(self) -> int:
