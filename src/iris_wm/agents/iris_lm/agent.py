@@ -40,7 +40,8 @@ class IRISLMAgent(IRISAgent):
         check_config(config)
         lm = load_causal_lm(c.model_name_or_path, c.revision, c.max_tokens)
         apply_finetuning(lm, c)
-        world_model = WorldModel(config.tokenizer.vocab_size, num_actions, c, backbone=LMBackbone(lm, c.max_tokens, c.bf16))
+        backbone = LMBackbone(lm, c.max_tokens, c.bf16)
+        world_model = WorldModel(config.tokenizer.vocab_size, num_actions, c, backbone=backbone)
         if c.obs_embedding == "lm_vocab":
             rows = lm.get_input_embeddings().weight[: config.tokenizer.vocab_size]
             if rows.shape[0] < config.tokenizer.vocab_size:
