@@ -119,6 +119,13 @@ def test_a_checkpoint_reloads_to_the_same_outputs_and_holds_no_frozen_lm_weights
                                    atol=0, rtol=0)
 
 
+def test_observation_tokens_can_start_as_the_lms_own_embeddings(lm_path):
+    agent = lm_agent(lm_path, obs_embedding="lm_vocab")
+    lm_rows = agent.world_model.transformer.lm.get_input_embeddings().weight[:32]
+    assert torch.equal(agent.world_model.obs_embedding.weight, lm_rows)
+    assert not torch.equal(lm_agent(lm_path).world_model.obs_embedding.weight, lm_rows)
+
+
 def test_imagination_is_reproducible_from_the_same_seed(lm_path):
     agent = lm_agent(lm_path).eval()
     batch = segment(2, 1 + agent.burn_in)

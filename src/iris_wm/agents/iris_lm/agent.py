@@ -8,6 +8,7 @@ there again); with ``full`` they are in it, once per checkpoint.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 
 import torch
@@ -29,6 +30,9 @@ def check_config(config: IRISLMConfig) -> None:
     if c.load_in_4bit and not torch.cuda.is_available():
         raise IrisError("agent.world_model.load_in_4bit=true needs CUDA and bitsandbytes; this machine has no "
                         "CUDA: set it to false")
+    if c.load_in_4bit and importlib.util.find_spec("bitsandbytes") is None:
+        raise IrisError("agent.world_model.load_in_4bit=true needs bitsandbytes: pip install bitsandbytes, or set "
+                        "it to false")
     check_lm_config(c.model_name_or_path, c.revision, c.max_tokens)
 
 
@@ -38,7 +42,7 @@ class IRISLMAgent(IRISAgent):
     def build_world_model(self, config: IRISLMConfig, num_actions: int) -> WorldModel:
         c = config.world_model
         check_config(config)
-        lm = load_causal_lm(c.model_name_or_path, c.revision, c.max_tokens)
+        lm = load_causal_lm(c.model_name_or_path, c.revision, c.max_tokens, c.load_in_4bit)
         apply_finetuning(lm, c)
         backbone = LMBackbone(lm, c.max_tokens, c.bf16)
         world_model = WorldModel(config.tokenizer.vocab_size, num_actions, c, backbone=backbone)

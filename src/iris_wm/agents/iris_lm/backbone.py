@@ -85,11 +85,18 @@ def check_lm_config(name_or_path: str, revision: str | None, max_tokens: int):
     return config
 
 
-def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int) -> PreTrainedModel:
-    """The LM, in float32 on the CPU."""
+def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int, load_in_4bit: bool = False
+                   ) -> PreTrainedModel:
+    """The LM in float32 on the CPU, or with 4-bit weights on the GPU (QLoRA)."""
     check_lm_config(name_or_path, revision, max_tokens)
+    quantized = {}
+    if load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        four_bit = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
+        quantized = {"quantization_config": four_bit, "device_map": {"": torch.cuda.current_device()}}
     try:
-        lm = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32)
+        lm = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32, **quantized)
     except ValueError as error:  # the config is of a model that has no causal-LM head
         raise IrisError(f"{name_or_path} is not a causal language model ({str(error).splitlines()[0][:160]}); "
                         f"give a model that AutoModelForCausalLM loads") from None
