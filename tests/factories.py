@@ -91,3 +91,28 @@ def tiny_train_overrides(run_dir, epochs: int = 4, **extra) -> list[str]:
         "evaluation.imagination_episodes_to_save": 1, **extra,
     }
     return [f"{key}={value}" for key, value in overrides.items()]
+
+
+def kill_9_in_second_epoch(train_overrides: list[str], run_dir: Path, timeout_s: float = 300) -> int:
+    """Run ``iris train OVERRIDES`` in a process, let it finish an epoch and go into the next, then
+    kill it with SIGKILL; returns the last epoch its checkpoint completed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "iris_wm.cli", "train", *train_overrides]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = Path(run_dir) / "checkpoints" / "latest"
+    try:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline and not latest.exists():
+            time.sleep(0.2)
+        assert latest.exists(), "training did not complete an epoch in time"
+        time.sleep(1.5)  # into the next epoch
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return int(latest.read_text().strip().split("_")[1])

@@ -2,11 +2,6 @@
 rotary positions; GPT-2: learned positions): causality, the KV cache, LoRA, checkpoints, and a run
 end to end."""
 
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -23,7 +18,7 @@ from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.training.metrics_logger import read_metrics  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
-from tests.factories import tiny_iris_config, tiny_train_overrides  # noqa: E402
+from tests.factories import kill_9_in_second_epoch, tiny_iris_config, tiny_train_overrides  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
@@ -173,19 +168,7 @@ def lm_overrides(run_dir, lm_path, epochs):
 def test_a_run_trains_every_phase_and_resumes_after_kill_9(tmp_path):
     lm_path = write_tiny_lm(tmp_path / "lm", "llama")
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "iris_wm.cli", "train", *lm_overrides(run_dir, lm_path, epochs=30)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline and not (run_dir / "checkpoints" / "latest").exists():
-            time.sleep(0.2)
-        assert (run_dir / "checkpoints" / "latest").exists(), "training did not complete an epoch in time"
-        time.sleep(1.5)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    last = int((run_dir / "checkpoints" / "latest").read_text().strip().split("_")[1])
+    last = kill_9_in_second_epoch(lm_overrides(run_dir, lm_path, epochs=30), run_dir)
     dataset = run_dir / "checkpoints" / "dataset" / "train"
     finished = {i for i, e in ((i, EpisodeDataset.load(dataset, "t").get_episode(i))
                                for i in EpisodeDataset.load(dataset, "t").episode_ids) if e.finished}

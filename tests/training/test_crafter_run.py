@@ -2,18 +2,13 @@
 evaluate, and a headless video."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import tiny_train_overrides
+from tests.factories import kill_9_in_second_epoch, tiny_train_overrides
 
 pytest.importorskip("crafter")
 
@@ -60,23 +55,11 @@ def test_a_headless_video_of_crafter(run, mode, tmp_path):
 
 
 def test_kill_9_then_resume_keeps_every_finished_episode_and_the_run_score(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "iris_wm.cli", "train", *crafter_overrides(tmp_path, epochs=30)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not (tmp_path / "checkpoints" / "latest").exists():
-            time.sleep(0.2)
-        assert (tmp_path / "checkpoints" / "latest").exists(), "training did not complete an epoch in time"
-        time.sleep(1.5)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    last_epoch = kill_9_in_second_epoch(crafter_overrides(tmp_path, epochs=30), tmp_path)
     dataset_dir = tmp_path / "checkpoints" / "dataset" / "train"
     before = EpisodeDataset.load(dataset_dir, "train")
     finished = {i: before.get_episode(i).extras["achievements"] for i in before.episode_ids
                 if before.get_episode(i).finished}
-    last_epoch = int((tmp_path / "checkpoints" / "latest").read_text().strip().split("_")[1])
     assert main(["resume", str(tmp_path), f"common.epochs={last_epoch + 1}"]) == 0
     after = EpisodeDataset.load(dataset_dir, "train")
     for episode_id, achievements in finished.items():

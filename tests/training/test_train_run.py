@@ -2,11 +2,6 @@
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +9,7 @@ import pytest
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import tiny_train_overrides
+from tests.factories import kill_9_in_second_epoch, tiny_train_overrides
 
 pytest.importorskip("ale_py")
 
@@ -80,22 +75,10 @@ def test_eval_writes_scores_in_the_published_format(finished_run, capsys):
 
 
 def test_kill_9_mid_epoch_then_resume_loses_no_episode(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "iris_wm.cli", "train", *tiny_train_overrides(tmp_path, epochs=30)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last_epoch = kill_9_in_second_epoch(tiny_train_overrides(tmp_path, epochs=30), tmp_path)
     dataset_dir = tmp_path / "checkpoints" / "dataset" / "train"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not (tmp_path / "checkpoints" / "latest").exists():
-            time.sleep(0.2)
-        assert (tmp_path / "checkpoints" / "latest").exists(), "training did not complete an epoch in time"
-        time.sleep(1.5)  # into the next epoch
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
     before = EpisodeDataset.load(dataset_dir, "train")
     finished_before = {i: len(before.get_episode(i)) for i in before.episode_ids if before.get_episode(i).finished}
-    last_epoch = int((tmp_path / "checkpoints" / "latest").read_text().strip().split("_")[1])
 
     assert main(["resume", str(tmp_path), f"common.epochs={last_epoch + 1}"]) == 0
 
