@@ -3,6 +3,7 @@ reference listing of their names and shapes."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -116,3 +117,14 @@ def kill_9_in_second_epoch(train_overrides: list[str], run_dir: Path, timeout_s:
         process.send_signal(signal.SIGKILL)
         process.wait()
     return int(latest.read_text().strip().split("_")[1])
+
+
+def folder_hash(folder: Path) -> str:
+    """Every file's path, mode and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(oct(path.stat().st_mode).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

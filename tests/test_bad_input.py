@@ -1,7 +1,6 @@
 """Bad input and filesystem faults, for every subcommand: one line of error naming the problem,
 exit code 2, no traceback, before any work, and nothing already on disk changed."""
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -11,20 +10,9 @@ import pytest
 import torch
 
 from iris_wm.cli import main
-from tests.factories import tiny_train_overrides
+from tests.factories import folder_hash, tiny_train_overrides
 
 pytest.importorskip("ale_py")
-
-
-def folder_hash(folder: Path) -> str:
-    """Every file's path, mode and bytes under ``folder``."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(oct(path.stat().st_mode).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

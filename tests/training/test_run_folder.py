@@ -14,8 +14,7 @@ from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
 from iris_wm.training.run_folder import new_run_folder
-from tests.factories import tiny_train_overrides
-from tests.test_bad_input import folder_hash
+from tests.factories import folder_hash, tiny_train_overrides
 
 pytest.importorskip("ale_py")
 
