@@ -30,39 +30,24 @@ import torch
 import iris_wm
 from iris_wm.checkpoint import save_agent
 from iris_wm.data.dataset import EpisodeDataset
-from iris_wm.data.episode import Episode
 
 TOKENIZER = {"embed_dim": 64, "perceptual_weight": 0.0,
              "autoencoder": {"z_channels": 64, "ch": 32, "num_res_blocks": 1, "attn_resolutions": []}}
 MAX_BLOCKS = 8
 
 
-def collect(folder: Path, game: str, steps: int) -> EpisodeDataset:
-    """Random-action Atari episodes, collected once and reused."""
+def collect(folder: Path, game: str, steps: int, agent) -> EpisodeDataset:
+    """Real Atari episodes with uniformly random actions (epsilon 1), collected once and reused."""
     if folder.is_dir() and any(folder.iterdir()):
         return EpisodeDataset.load(folder, "fixed")
-    from iris_wm.envs.atari import AtariConfig, make_atari
+    from iris_wm.envs.atari import AtariConfig
+    from iris_wm.envs.vector import make_vector_env
+    from iris_wm.training.collector import Collector
+    from iris_wm.training.config import CollectionConfig
 
-    env, rng = make_atari(AtariConfig(id=game), seed=0), np.random.default_rng(0)
     dataset = EpisodeDataset(folder, "fixed")
-    obs, _ = env.reset(seed=0)
-    frames, actions, rewards, ends = [], [], [], []
-    for _ in range(steps):
-        action = int(rng.integers(env.action_space.n))
-        next_obs, reward, terminated, truncated, _ = env.step(action)
-        frames.append(obs.transpose(2, 0, 1))
-        actions.append(action)
-        rewards.append(reward)
-        ends.append(int(terminated or truncated))
-        obs = next_obs
-        if terminated or truncated:
-            dataset.add_episode(Episode(np.stack(frames), np.array(actions), np.array(rewards), np.array(ends)))
-            frames, actions, rewards, ends = [], [], [], []
-            obs, _ = env.reset()
-    if frames:
-        dataset.add_episode(Episode(np.stack(frames), np.array(actions), np.array(rewards), np.array(ends),
-                                    truncated=True))
-    dataset.save_modified()
+    collector = Collector(make_vector_env(AtariConfig(id=game), 1, seed=0), dataset, np.random.default_rng(0), seed=0)
+    collector.collect(agent, CollectionConfig(num_steps=steps, epsilon=1.0), epoch=1)
     return dataset
 
 
@@ -179,17 +164,20 @@ def main() -> None:
         lms += [str(write_tiny_lm(args.out / f"tiny-{arch}", arch)) for arch in ("llama", "gpt2")]
     if not lms:
         parser.error("give --lm PATH (repeatable) or --tiny")
-    data = collect(args.out / "dataset", args.game, args.frames)
-    ids = data.episode_ids
-    train, test = EpisodeDataset(None, "train"), EpisodeDataset(None, "test")
-    for i in ids:  # the last episode held out
-        (test if i == ids[-1] else train).add_episode(data.get_episode(i))
     from iris_wm.devices import resolve_device
     from iris_wm.envs.atari import action_names
 
     num_actions = len(action_names(args.game))
-    results = {name: measure(agent, train, test, args.steps, args.batch)
-               for name, agent in agents(lms, args.finetune, num_actions).items()}
+    models = agents(lms, args.finetune, num_actions)
+    data = collect(args.out / "dataset", args.game, args.frames, next(iter(models.values())))
+    ids = data.episode_ids
+    if len(ids) < 2:
+        parser.error(f"{args.frames} frames of {args.game} make {len(ids)} episode(s): raise --frames "
+                     f"(one episode is held out)")
+    train, test = EpisodeDataset(None, "train"), EpisodeDataset(None, "test")
+    for i in ids:  # the last episode held out
+        (test if i == ids[-1] else train).add_episode(data.get_episode(i))
+    results = {name: measure(agent, train, test, args.steps, args.batch) for name, agent in models.items()}
     print(f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads, device {resolve_device('auto')}; "
           f"{args.steps} steps of batch "
           f"{args.batch} x {MAX_BLOCKS} blocks on {train.num_steps} frames of {args.game}; held out {test.num_steps}")

@@ -46,6 +46,7 @@ class AgentKind:
 
 
 BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm"}
+DEFAULT_AGENT_KIND = "iris"  # of a config that names none (config/train.yaml's default too)
 AGENT_KINDS: Registry[AgentKind] = Registry("agent kind", BUILT_IN, "iris_wm.agents")
 
 

@@ -143,9 +143,10 @@ class Agent(nn.Module, ABC):
         """Drop the policy state."""
 
     @abstractmethod
-    def policy_step(self, frames: Tensor, imagined: bool = False) -> tuple[Tensor, Tensor]:
+    def policy_step(self, frames: Tensor, seen: bool = False) -> tuple[Tensor, Tensor]:
         """One step of the policy -> logits (n, A), values (n,); advances the policy state. ``frames``
-        (n, 3, H, W) in [0, 1] are real observations, or frames the imagination returned."""
+        (n, 3, H, W) in [0, 1] are real observations, or with ``seen`` already what the policy sees
+        (frames the imagination returned, or ``seen_frames`` of real ones)."""
 
     @abstractmethod
     def seen_frames(self, obs: Tensor) -> Tensor:

@@ -57,10 +57,9 @@ def run(args: argparse.Namespace) -> int:
                     action_names=env.action_names)
 
     collector = Collector(env, dataset, np.random.default_rng(args.seed), args.seed, on_episode_end=save_video,
-                          step_extras=env_kind.step_extras, episode_metrics=env_kind.episode_metrics)
-    metrics = collector.collect(agent, CollectionConfig(num_envs=env.num_envs, epsilon=0.0,
-                                                        temperature=args.temperature, num_steps=None,
-                                                        num_episodes=args.episodes), epoch=0)
+                          step_extras=env_kind.step_extras)
+    collector.collect(agent, CollectionConfig(num_envs=env.num_envs, epsilon=0.0, temperature=args.temperature,
+                                              num_steps=None, num_episodes=args.episodes), epoch=0)
     env.close()
     episodes = [dataset.get_episode(i) for i in dataset.episode_ids]
     returns = [episode.metrics()["episode_return"] for episode in episodes]
@@ -68,18 +67,17 @@ def run(args: argparse.Namespace) -> int:
                "std": float(np.std(returns)), "episode_returns": returns, "temperature": args.temperature,
                "seed": args.seed}
     # What the env kind measures beyond the return (Crafter: achievement counts and the score).
-    details |= {f"episode_{name}": [episode.final_extras()[name].tolist() for episode in episodes]
-                for name in episodes[0].extras}
-    details |= {key.removeprefix("eval/"): value for key, value in metrics.items()
-                if key.startswith("eval/") and key.split("/", 1)[1] not in ("#episodes", "#steps", "return",
-                                                                            "episode_length", "episodes_finished")}
-    headline = details.get("crafter_score", float(np.mean(returns)))
-    result = {env_config.id: [headline], "details": details}
+    finals = [episode.final_extras() for episode in episodes]
+    details |= {f"episode_{name}": [final[name].tolist() for final in finals] for name in finals[0]}
+    if env_kind.episode_metrics:
+        details |= env_kind.episode_metrics(finals)
+    score = details[env_kind.score_metric] if env_kind.score_metric else float(np.mean(returns))
+    result = {env_config.id: [score], "details": details}
     # The scores first: a failure to write them must not lose an evaluation that took hours.
     print(f"{env_config.id}: mean return {np.mean(returns):.2f} ± {np.std(returns):.2f} over {len(returns)} "
           f"episodes; returns: {' '.join(f'{r:g}' for r in returns)}", flush=True)
-    if "crafter_score" in details:
-        print(f"{env_config.id}: Crafter score {details['crafter_score']:.2f} %", flush=True)
+    if env_kind.score_metric:
+        print(f"{env_config.id}: {env_kind.score_metric} {score:.2f}", flush=True)
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"scores -> {out}")
     return 0

@@ -30,13 +30,15 @@ class EnvKind:
     # Metrics over finished episodes, from each one's last step_extras: e.g. the Crafter score.
     episode_metrics: Callable[[list[dict[str, Any]]], dict[str, float]] | None = None
     curves: tuple[str, ...] = ()  # metric keys the learning-curve figure shows for this kind
+    score_metric: str | None = None  # of episode_metrics: a run's score in score files (else the mean return)
     describe_info: Callable[[dict], dict[str, str]] | None = None  # info -> header fields of the viewer
     # A stored step's step_extras and the previous step's (None at the first) -> header fields of
     # the episode browser, e.g. the achievements unlocked at that step.
     describe_step: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, str]] | None = None
 
 
-# The kind of a game named with --env for a checkpoint outside a run folder, whose config would say.
+# The kind of a config that names none, and of a game named with --env for a checkpoint outside
+# a run folder (config/train.yaml's default too).
 DEFAULT_ENV_KIND = "atari"
 
 BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter_kind"}

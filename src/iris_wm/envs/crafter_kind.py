@@ -36,6 +36,7 @@ register_env_kind(EnvKind(
     step_extras=achievement_counts,
     episode_metrics=score_metrics,
     curves=("test_dataset/crafter_score", "train_dataset/crafter_score"),
+    score_metric="crafter_score",
     describe_info=describe_info,
     describe_step=describe_step,
 ))

@@ -40,9 +40,9 @@ class Policy:
         self.agent.reset_policy(1)
 
     @torch.no_grad()
-    def decide(self, frames: Tensor, imagined: bool) -> None:
-        """frames (1, 3, 64, 64) in [0, 1]: a real observation, or a frame the imagination returned."""
-        logits, values = self.agent.policy_step(frames, imagined)
+    def decide(self, seen: Tensor) -> None:
+        """seen (1, 3, 64, 64) in [0, 1]: the frame as the policy sees it."""
+        logits, values = self.agent.policy_step(seen, seen=True)
         self.action = int(sample(logits[0] / self.temperature))
         self.value = float(values[0])
 
@@ -92,13 +92,13 @@ class RealGameSource:
 
     @torch.no_grad()
     def _observe(self, obs: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        frames = to_tensor(obs, self.agent.device)
-        self.policy.decide(frames, imagined=False)
+        seen = self.agent.seen_frames(to_tensor(obs, self.agent.device))
+        self.policy.decide(seen)
         raw = self.env_kind.raw_frame(self.env)
         if not self.reconstruction:
             return [("game", raw)]
         return [(f"game {raw.shape[0]}x{raw.shape[1]}", raw), (f"input {obs.shape[0]}x{obs.shape[1]}", obs),
-                ("what the agent sees", to_pixels(self.agent.seen_frames(frames)))]
+                ("what the agent sees", to_pixels(seen))]
 
     def _extras(self, info: dict) -> dict[str, str]:
         described = self.env_kind.describe_info(info) if self.env_kind.describe_info else {}
@@ -141,7 +141,7 @@ class WorldModelSource:
 
     def _observe(self, frames: Tensor) -> list[tuple[str, np.ndarray]]:
         if self.policy:
-            self.policy.decide(frames, imagined=True)
+            self.policy.decide(frames)  # imagined frames are what the policy sees already
         return [("imagined", to_pixels(frames))]
 
     def _extras(self) -> dict[str, str]:

@@ -17,10 +17,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from iris_wm.agents import AGENT_KINDS, get_agent_kind
+from iris_wm.agents import AGENT_KINDS, DEFAULT_AGENT_KIND, get_agent_kind
 from iris_wm.config import check_bounds, describe_config_error
 from iris_wm.devices import resolve_device
-from iris_wm.envs import ENV_KINDS, get_env_kind
+from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
 from iris_wm.errors import IrisError, describe_os_error
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.run_folder import lock_run_folder, release_run_folder, remove_unstarted_run
@@ -60,8 +60,8 @@ def kind_of(data: dict, key: str, default: str) -> str:
 def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
     """The typed config, with every value checked (types by OmegaConf, ranges by the dataclasses)."""
     data = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=False)
-    agent_kind = get_agent_kind(kind_of(data, "agent", "iris"))
-    env_kind = get_env_kind(kind_of(data, "env", "atari"))
+    agent_kind = get_agent_kind(kind_of(data, "agent", DEFAULT_AGENT_KIND))
+    env_kind = get_env_kind(kind_of(data, "env", DEFAULT_ENV_KIND))
     try:
         # Merged onto a fresh schema of the chosen kinds: keys that Hydra let in with "+key=value"
         # are refused here.

@@ -60,8 +60,8 @@ class IRISAgent(Agent):
     def clear_policy(self) -> None:
         self.actor_critic.clear()
 
-    def policy_step(self, frames: Tensor, imagined: bool = False) -> tuple[Tensor, Tensor]:
-        out = self.actor_critic(frames if imagined else self.seen_frames(frames))
+    def policy_step(self, frames: Tensor, seen: bool = False) -> tuple[Tensor, Tensor]:
+        out = self.actor_critic(frames if seen else self.seen_frames(frames))
         return out.logits[:, -1], out.values[:, -1, 0]
 
     # -- imagination -------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ class IRISLMAgent(IRISAgent):
     def build_world_model(self, config: IRISLMConfig, num_actions: int) -> WorldModel:
         c = config.world_model
         check_config(config)
-        lm = load_causal_lm(c.model_name_or_path, c.revision, c.max_tokens, c.load_in_4bit)
+        lm = load_causal_lm(c.model_name_or_path, c.revision, c.load_in_4bit)
         apply_finetuning(lm, c)
         backbone = LMBackbone(lm, c.max_tokens, c.bf16)
         world_model = WorldModel(config.tokenizer.vocab_size, num_actions, c, backbone=backbone)

@@ -85,10 +85,9 @@ def check_lm_config(name_or_path: str, revision: str | None, max_tokens: int):
     return config
 
 
-def load_causal_lm(name_or_path: str, revision: str | None, max_tokens: int, load_in_4bit: bool = False
-                   ) -> PreTrainedModel:
-    """The LM in float32 on the CPU, or with 4-bit weights on the GPU (QLoRA)."""
-    check_lm_config(name_or_path, revision, max_tokens)
+def load_causal_lm(name_or_path: str, revision: str | None, load_in_4bit: bool = False) -> PreTrainedModel:
+    """The LM in float32 on the CPU, or with 4-bit weights on the GPU (QLoRA); ``check_lm_config``
+    has accepted it."""
     quantized = {}
     if load_in_4bit:
         from transformers import BitsAndBytesConfig
