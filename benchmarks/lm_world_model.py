@@ -30,6 +30,7 @@ import torch
 import iris_wm
 from iris_wm.checkpoint import save_agent
 from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.data.sampling import UniformSegments
 
 TOKENIZER = {"embed_dim": 64, "perceptual_weight": 0.0,
              "autoencoder": {"z_channels": 64, "ch": 32, "num_res_blocks": 1, "attn_resolutions": []}}
@@ -113,7 +114,8 @@ def measure(agent, train: EpisodeDataset, test: EpisodeDataset, steps: int, batc
     with torch.no_grad():
         held_out = [float(world_model.eval_loss(b.to(agent.device)).terms["loss_obs"])
                     for b in test.traverse(batch, MAX_BLOCKS)]
-        imagination = train.sample_batch(batch, 1 + agent.burn_in, np.random.default_rng(1), False)
+        imagination = train.sample_batch(batch, 1 + agent.burn_in, np.random.default_rng(1),
+                                         UniformSegments(sample_from_start=False))
         agent.imagine(imagination.to(agent.device))  # warm-up
         start = time.perf_counter()
         out = agent.imagine(imagination.to(agent.device))

@@ -83,7 +83,7 @@ def test_lora_trains_the_adapters_and_leaves_the_lm_bit_identical(lm_path):
     training = IRISLMTraining(cache_tokens=False)  # the batch is not from a dataset: no frame ids to cache by
     phase = next(p for p in agent.phases(training) if p.name == "world_model")
     optimizer = make_optimizer(phase.module, 1e-2, phase.settings.weight_decay)
-    agent.start_epoch(training)
+    agent.start_epoch(training, 1)
     for _ in range(3):
         optimizer.zero_grad()
         phase.loss(segment()).total.backward()

@@ -12,6 +12,7 @@ import torch
 from iris_wm.data import dataset as dataset_module
 from iris_wm.data.dataset import EpisodeDataset, parse_ram_limit
 from iris_wm.data.episode import Episode
+from iris_wm.data.sampling import UniformSegments
 from iris_wm.errors import IrisError
 from tests.data.test_episode import assert_same, make_episode
 
@@ -151,7 +152,7 @@ def two_episode_dataset(short: int = 2, long: int = 100) -> EpisodeDataset:
 
 @pytest.mark.parametrize(("weighting", "share_of_short"), [("episode", 0.5), ("step", 2 / 102)])
 def test_episode_weighting_draws_episodes_uniformly_and_step_weighting_by_length(weighting, share_of_short):
-    batch = two_episode_dataset().sample_batch(4000, 1, np.random.default_rng(0), weighting=weighting)
+    batch = two_episode_dataset().sample_batch(4000, 1, np.random.default_rng(0), UniformSegments(weighting=weighting))
     assert batch.mask_padding.all()
     short = (batch.actions[:, 0] // 1000 == 1).float().mean().item()
     assert short == pytest.approx(share_of_short, abs=0.03 if weighting == "episode" else 0.01)
@@ -162,7 +163,8 @@ def test_episode_weighting_draws_episodes_uniformly_and_step_weighting_by_length
 
 @pytest.mark.parametrize("sample_from_start", [True, False])
 def test_segments_are_consecutive_steps_padded_on_one_side(sample_from_start):
-    batch = two_episode_dataset(short=3, long=6).sample_batch(500, 5, np.random.default_rng(1), sample_from_start)
+    batch = two_episode_dataset(short=3, long=6).sample_batch(500, 5, np.random.default_rng(1),
+                                                              UniformSegments(sample_from_start))
     assert batch.observations.shape == (500, 5, 3, 8, 8) and batch.observations.dtype == torch.uint8
     assert (batch.actions.dtype, batch.rewards.dtype, batch.ends.dtype) == (torch.int64, torch.float32, torch.int64)
     mask = batch.mask_padding
@@ -188,7 +190,7 @@ def test_the_same_seed_gives_the_same_batch():
 
 def test_unknown_weighting_is_a_user_error():
     with pytest.raises(IrisError, match="weighting"):
-        two_episode_dataset().sample_batch(2, 3, np.random.default_rng(0), weighting="recent")
+        two_episode_dataset().sample_batch(2, 3, np.random.default_rng(0), UniformSegments(weighting="recent"))
 
 
 def test_traverse_covers_every_step_once_without_mixing_episodes():
@@ -250,7 +252,7 @@ def test_sampled_frame_ids_name_the_stored_frames(from_start):
     data = EpisodeDataset(None, "test")
     for n, length in enumerate((3, 9, 5)):
         data.add_episode(make_episode(length, marker=n + 1))
-    batch = data.sample_batch(16, 6, np.random.default_rng(0), sample_from_start=from_start)
+    batch = data.sample_batch(16, 6, np.random.default_rng(0), UniformSegments(sample_from_start=from_start))
     ids = batch.frame_ids
     assert ids.shape == (16, 6) and ids.dtype == torch.int64
     assert torch.equal(ids == -1, ~batch.mask_padding)

@@ -45,7 +45,8 @@ class AgentKind:
     check: Callable[[Any], None] | None = None
 
 
-BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm"}
+BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm",
+            "delta-iris": "iris_wm.agents.delta_iris"}
 DEFAULT_AGENT_KIND = "iris"  # of a config that names none (config/train.yaml's default too)
 AGENT_KINDS: Registry[AgentKind] = Registry("agent kind", BUILT_IN, "iris_wm.agents")
 

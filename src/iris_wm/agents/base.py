@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from iris_wm.config import at_least, positive
 from iris_wm.data.batch import Batch
+from iris_wm.data.sampling import SegmentSampler
 from iris_wm.models.distributions import sample
 from iris_wm.models.losses import Losses
 
@@ -30,6 +31,7 @@ class PhaseSettings:
     batch_num_samples: int = at_least(1, 64)
     start_after_epochs: int = at_least(0, 5)  # trains in epochs strictly after this one
     steps_per_epoch: int = at_least(1, 200)
+    steps_first_epoch: int | None = at_least(1, None)  # steps in the run's epoch 1 instead (Δ-IRIS's); null: the same
     grad_acc_steps: int = at_least(1, 1)
     max_grad_norm: float = positive(10.0)
     weight_decay: float = at_least(0, 0.0)  # AdamW decay of linear / conv weights only (IRIS's world model: 0.01)
@@ -65,10 +67,9 @@ class Phase:
     settings: PhaseSettings
     learning_rate: float
     sequence_length: int  # frames per sampled segment
-    sample_from_start: bool  # segments may start at an episode's first frame (padded at the end)
+    sampler: SegmentSampler  # where segments lie in the episodes, and how episodes are drawn
     loss: Callable[[Batch], Losses]
     eval_loss: Callable[[Batch], Losses] | None = None  # on test episodes; None: not evaluated by loss
-    sampling_weighting: str = "episode"
     uses_imagination: bool = False  # the evaluator shows imagined rollouts once this phase trains
     summary: tuple[str, str] | None = None  # (label, loss term) in the epoch's summary line
     curves: tuple[Curve, ...] = ()
@@ -185,5 +186,5 @@ class Agent(nn.Module, ABC):
     def phases(self, training: TrainingConfig) -> list[Phase]:
         """The components' training phases, in the order an epoch runs them."""
 
-    def start_epoch(self, training: TrainingConfig) -> None:
-        """Called before each epoch's phases (e.g. to start per-epoch caches)."""
+    def start_epoch(self, training: TrainingConfig, epoch: int) -> None:
+        """Called before epoch ``epoch``'s phases (e.g. to start per-epoch caches)."""

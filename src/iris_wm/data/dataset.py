@@ -17,10 +17,11 @@ import torch
 
 from iris_wm.data.batch import Batch
 from iris_wm.data.episode import Episode
-from iris_wm.data.sampling import choose_segments, collate, frame_ids, traverse
+from iris_wm.data.sampling import SegmentSampler, UniformSegments, collate, frame_ids, traverse
 from iris_wm.errors import IrisError
 
 # Temp files of interrupted writes start with "." and end with ".tmp", so they never match.
+ANYWHERE = UniformSegments()  # the default placement: a segment may start at any step
 EPISODE_FILE = re.compile(r"episode_(\d+)\.npz")
 
 
@@ -158,22 +159,17 @@ class EpisodeDataset:
             self._deleted.discard(episode_id)
 
     def sample_batch(self, batch_size: int, sequence_length: int, rng: np.random.Generator,
-                     sample_from_start: bool = True, weighting: str = "episode") -> Batch:
-        """``batch_size`` segments of ``sequence_length`` steps; frames stay uint8.
-
-        weighting "episode" (the original's): every episode equally likely; "step": episodes in
-        proportion to their length. sample_from_start: right padding possible; otherwise left
-        padding possible and the last step always real.
-        """
+                     sampler: SegmentSampler = ANYWHERE) -> Batch:
+        """``batch_size`` segments of ``sequence_length`` steps, placed by ``sampler``; frames stay uint8."""
         if not self._episodes:
             raise ValueError(f"dataset {self.name!r} is empty: collect episodes before sampling")
         episodes = list(self._episodes.values())
         lengths = np.fromiter(map(len, episodes), dtype=np.int64, count=len(episodes))  # (N,)
-        indices, starts = choose_segments(lengths, batch_size, sequence_length, rng, sample_from_start, weighting)
+        ids = np.array(list(self._episodes), dtype=np.int64)
+        indices, starts = sampler.choose(ids, lengths, batch_size, sequence_length, rng)
         batch = collate([(episodes[i], start) for i, start in zip(indices.tolist(), starts.tolist(), strict=True)],
                         sequence_length)
-        episode_ids = np.array(list(self._episodes), dtype=np.int64)[indices]
-        batch.frame_ids = torch.from_numpy(frame_ids(episode_ids, starts, sequence_length,
+        batch.frame_ids = torch.from_numpy(frame_ids(ids[indices], starts, sequence_length,
                                                      batch.mask_padding.numpy()))
         return batch
 

@@ -1,9 +1,11 @@
 """Choosing segments of stored episodes, collating them into a ``Batch``, and the evaluation
-traversal (docs/algorithm.md, 'Data'). Pure functions of the episodes and a caller-owned NumPy generator."""
+traversal (docs/algorithm.md, 'Data'). Segment samplers draw from a caller-owned NumPy generator:
+uniform ones (IRIS) are pure; the prioritised one (Δ-IRIS) counts its draws per episode."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,6 +37,75 @@ def choose_segments(lengths: np.ndarray, batch_size: int, sequence_length: int, 
         # stop ~ U{1..len}, so the last step is always real and padding is on the left.
         starts = rng.integers(1, chosen + 1) - sequence_length
     return indices, starts
+
+
+class SegmentSampler:
+    """Where each of a batch's segments lies: ``choose`` -> (episode indices (B,), starts (B,))."""
+
+    def choose(self, episode_ids: np.ndarray, lengths: np.ndarray, batch_size: int, sequence_length: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def for_evaluation(self) -> SegmentSampler:
+        """The same placement of segments, for sampling test episodes: nothing is counted."""
+        return self
+
+
+@dataclass(frozen=True)
+class UniformSegments(SegmentSampler):
+    """IRIS's: ``choose_segments`` with a fixed placement and weighting."""
+
+    sample_from_start: bool = True
+    weighting: str = "episode"
+
+    def choose(self, episode_ids, lengths, batch_size, sequence_length, rng):
+        return choose_segments(lengths, batch_size, sequence_length, rng, self.sample_from_start, self.weighting)
+
+
+class PrioritizedSegments(SegmentSampler):
+    """Δ-IRIS's: episode e is drawn (with replacement) with probability proportional to
+    (1 / (1 + c_e))^alpha, c_e counting this sampler's earlier draws of e; then a step t uniformly
+    in it, and a segment of L steps around t. ``can_sample_beyond_end``: start = t - U{0..L-1}
+    (padding possible on both sides); otherwise stop = min(len, t + 1 + U{0..L-1}) and start =
+    stop - L (the last step is always real). ``prioritize`` False draws episodes uniformly (the
+    authors' first epoch) but still counts."""
+
+    def __init__(self, alpha: float, can_sample_beyond_end: bool) -> None:
+        self.alpha, self.can_sample_beyond_end = alpha, can_sample_beyond_end
+        self.counts: dict[int, int] = {}  # episode id -> draws so far
+        self.prioritize = True
+        self.counting = True
+
+    def probabilities(self, episode_ids: np.ndarray) -> np.ndarray:
+        counts = np.array([self.counts.get(int(i), 0) for i in episode_ids], dtype=np.float64)
+        weights = (1 / (1 + counts)) ** self.alpha
+        return weights / weights.sum()
+
+    def choose(self, episode_ids, lengths, batch_size, sequence_length, rng):
+        p = self.probabilities(episode_ids) if self.prioritize else None
+        indices = rng.choice(len(lengths), size=batch_size, p=p)
+        chosen = lengths[indices]  # (B,)
+        t = rng.integers(0, chosen)
+        offsets = rng.integers(0, sequence_length, size=batch_size)
+        if self.can_sample_beyond_end:
+            starts = t - offsets
+        else:
+            starts = np.minimum(chosen, t + 1 + offsets) - sequence_length
+        if self.counting:
+            for episode_id in episode_ids[indices].tolist():
+                self.counts[episode_id] = self.counts.get(episode_id, 0) + 1
+        return indices, starts
+
+    def for_evaluation(self) -> PrioritizedSegments:
+        uniform = PrioritizedSegments(self.alpha, self.can_sample_beyond_end)
+        uniform.prioritize = uniform.counting = False
+        return uniform
+
+    def state_dict(self) -> dict:
+        return {"episode_ids": list(self.counts), "counts": list(self.counts.values())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.counts = dict(zip(state["episode_ids"], state["counts"], strict=True))
 
 
 def frame_ids(episode_ids: np.ndarray, starts: np.ndarray, length: int, mask_padding: np.ndarray) -> np.ndarray:

@@ -22,3 +22,7 @@ class Losses:
         assert terms, "a loss needs at least one term"
         total = sum(terms.values())
         return cls(total=total, terms={name: term.detach() for name, term in terms.items()})
+
+    def with_metrics(self, **metrics: Tensor) -> Losses:
+        """Also log ``metrics`` (scalars that are not part of the total), e.g. a codebook's usage."""
+        return Losses(total=self.total, terms=self.terms | {name: value.detach() for name, value in metrics.items()})

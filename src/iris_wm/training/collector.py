@@ -71,20 +71,24 @@ class Collector:
             self.start_fresh()
         n = self.env.num_envs
         self.epoch = epoch
+        num_steps, epsilon = config.num_steps, config.epsilon
+        if epoch == 1 and config.num_steps_first_epoch is not None and config.num_steps is not None:
+            num_steps, epsilon = config.num_steps_first_epoch, 1.0
         self._reset_policy_state(agent)
         buffers = [EpisodeBuffer() for _ in range(n)]
         # Evaluation gives every env the same number of episodes: stopping at the first 16 to end
         # would favour short ones.
         quota = None if config.num_episodes is None else episode_quota(config.num_episodes, n)
         finished_returns, finished_lengths, finished_extras, steps = [], [], [], 0
-        total = config.num_steps if config.num_steps is not None else config.num_episodes
+        total = num_steps if num_steps is not None else config.num_episodes
         progress = tqdm(total=total, desc=f"collect {self.dataset.name}", unit="step" if quota is None else "episode",
                         leave=False, dynamic_ncols=True, disable=None)
-        while (steps < config.num_steps) if quota is None else (quota > 0).any():
+        while (steps < num_steps) if quota is None else (quota > 0).any():
             check_stop()
-            frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
-            actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
-            if self.rng.random() < config.epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
+            if epsilon < 1:  # a fully random step needs no policy
+                frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
+                actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
+            if self.rng.random() < epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
                 actions = self.rng.integers(self.env.num_actions, size=n)
             step = self.env.step(actions)
             for i in range(n):

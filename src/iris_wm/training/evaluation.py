@@ -53,7 +53,7 @@ class Evaluator:
     def inspect_imagination(self, epoch: int, phase: Phase) -> dict[str, float]:
         """The policy's rollouts in imagination from test episodes, sampled as the phase samples."""
         batch = self.dataset.sample_batch(phase.settings.batch_num_samples, phase.sequence_length, self.rng,
-                                          phase.sample_from_start, phase.sampling_weighting)
+                                          phase.sampler.for_evaluation())
         out = self.agent.imagine(batch.to(self.agent.device))
         episodes = [Episode(observations=out.observations[i].cpu().numpy(), actions=out.actions[i].cpu().numpy(),
                             rewards=out.rewards[i].cpu().numpy(), ends=out.ends[i].long().cpu().numpy())
@@ -66,7 +66,7 @@ class Evaluator:
                 "imagination/episode_length": float(np.mean([len(e) for e in episodes]))}
 
     def save_reconstructions(self, epoch: int) -> None:
-        batch = self.dataset.sample_batch(3, self.agent.context_length, self.rng, True)
+        batch = self.dataset.sample_batch(3, self.agent.context_length, self.rng)
         batch = batch.to(self.agent.device)
         to_uint8 = lambda x: x.mul(255).round().byte().cpu().numpy()  # noqa: E731
         save_reconstructions(self.reconstructions_dir / f"epoch_{epoch:04d}.png", to_uint8(batch.observations),

@@ -6,7 +6,7 @@ are on disk already, and the metrics log is cut back to the checkpoint's epoch b
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from iris_wm.errors import IrisError
 from iris_wm.models.state_dict import load_state_strict
 
 
+@runtime_checkable
 class Stateful(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 

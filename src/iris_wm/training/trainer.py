@@ -28,7 +28,7 @@ from iris_wm.training.interrupt import Interrupted, check_stop, interrupted_mess
 from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
-from iris_wm.training.run_state import RunState
+from iris_wm.training.run_state import RunState, Stateful
 
 RETURN_CURVES = (Curve("train_dataset/return"), Curve("test_dataset/return"))
 
@@ -68,9 +68,12 @@ class Trainer:
         self.env_curves = tuple(Curve(key) for key in env_kind.curves)
         self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.run_dir, self.rng, names,
                                    config.evaluation)
+        # Samplers that count their draws (Δ-IRIS's priorities) continue their counts on resume.
+        samplers = {f"{phase.name}_sampler": phase.sampler for phase in self.phases
+                    if isinstance(phase.sampler, Stateful)}
         self.state = RunState(self.run_dir, self.agent, self.optimizers, self.rng, {
             "train_dataset": self.train_dataset, "test_dataset": self.test_dataset,
-            "train_collector": self.train_collector, "test_collector": self.test_collector})
+            "train_collector": self.train_collector, "test_collector": self.test_collector, **samplers})
         self.completed_epochs = self.state.restore() if resume else 0
         self.start_epoch = self.completed_epochs + 1
         self.logger = MetricsLogger(self.run_dir, use_tensorboard=config.logger.tensorboard,
@@ -137,7 +140,7 @@ class Trainer:
 
     def train_agent(self, epoch: int) -> dict[str, torch.Tensor]:
         self.agent.train()
-        self.agent.start_epoch(self.config.training)
+        self.agent.start_epoch(self.config.training, epoch)
         metrics: dict[str, torch.Tensor] = {}
         for phase in self.phases:
             if epoch > phase.settings.start_after_epochs:
@@ -147,17 +150,19 @@ class Trainer:
 
     def train_phase(self, phase: Phase, epoch: int) -> dict[str, torch.Tensor]:
         settings, optimizer = phase.settings, self.optimizers[phase.name]
+        first = epoch == 1 and settings.steps_first_epoch is not None
+        num_steps = settings.steps_first_epoch if first else settings.steps_per_epoch
         sums: dict[str, torch.Tensor] = {}
         # The first step (from 1) whose loss or gradient was not finite, kept on the device and read
         # once per phase: no host sync per step.
         first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)
-        steps = tqdm(range(1, settings.steps_per_epoch + 1), desc=f"train {phase.name}", leave=False, disable=None)
+        steps = tqdm(range(1, num_steps + 1), desc=f"train {phase.name}", leave=False, disable=None)
         for step in steps:
             check_stop()
             optimizer.zero_grad(set_to_none=True)
             for _ in range(settings.grad_acc_steps):
                 batch = self.train_dataset.sample_batch(settings.batch_num_samples, phase.sequence_length, self.rng,
-                                                        phase.sample_from_start, phase.sampling_weighting)
+                                                        phase.sampler)
                 losses = phase.loss(batch.to(self.device))
                 (losses.total / settings.grad_acc_steps).backward()
                 for term, value in {"total_loss": losses.total.detach(), **losses.terms}.items():
@@ -168,7 +173,7 @@ class Trainer:
             optimizer.step()
         if (bad := int(first_bad_step)) > 0:
             raise IrisError(f"the {phase.name} loss or gradient became non-finite at epoch {epoch}, step {bad} of "
-                            f"{settings.steps_per_epoch}; the run stopped before saving it, so the last checkpoint "
+                            f"{num_steps}; the run stopped before saving it, so the last checkpoint "
                             f"(epoch {epoch - 1}) stays current: lower the learning rate or max_grad_norm and resume")
         # averaged on the device: the logger reads them once per epoch
-        return {f"{phase.name}/train/{term}": total / settings.steps_per_epoch for term, total in sums.items()}
+        return {f"{phase.name}/train/{term}": total / num_steps for term, total in sums.items()}

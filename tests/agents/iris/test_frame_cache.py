@@ -11,6 +11,7 @@ from iris_wm.agents.iris.frame_cache import FrameCache, FrameTable
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.data.sampling import UniformSegments
 from tests.factories import tiny_iris_config
 
 
@@ -58,7 +59,7 @@ def test_cached_tokens_and_reconstructions_equal_the_tokenizer(agent, dataset):
     cache = FrameCache(agent.tokenizer, max_reconstruction_bytes=2**30)
     rng = np.random.default_rng(1)
     for _ in range(3):
-        batch = dataset.sample_batch(6, 5, rng, sample_from_start=False).to("cpu")
+        batch = dataset.sample_batch(6, 5, rng, UniformSegments(sample_from_start=False)).to("cpu")
         tokens = cache.tokens(batch)
         expected = agent.tokenizer.encode(batch.observations, should_preprocess=True).tokens
         assert torch.equal(tokens, expected)
@@ -77,7 +78,7 @@ def test_losses_are_the_same_with_and_without_the_cache(agent, dataset):
     torch.testing.assert_close(cached.total, uncached.total, rtol=0, atol=1e-6)
 
     loss_config = ActorCriticLossConfig(imagine_horizon=4, burn_in=3)
-    batch = dataset.sample_batch(5, 4, np.random.default_rng(3), sample_from_start=False).to("cpu")
+    batch = dataset.sample_batch(5, 4, np.random.default_rng(3), UniformSegments(sample_from_start=False)).to("cpu")
     env = WorldModelEnv(agent.tokenizer, agent.world_model)
     torch.manual_seed(4)
     uncached = agent.actor_critic.compute_loss(batch, env, loss_config)

@@ -15,6 +15,7 @@ from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
+from iris_wm.data.sampling import UniformSegments
 from iris_wm.models.losses import Losses
 
 
@@ -83,27 +84,29 @@ class IRISAgent(Agent):
 
     # -- training ----------------------------------------------------------------------------------
 
-    def start_epoch(self, training: IRISTraining) -> None:
+    def start_epoch(self, training: IRISTraining, epoch: int) -> None:
         # Filled lazily during the world-model and actor-critic phases, after the tokenizer's.
         self._frame_cache = (FrameCache(self.tokenizer, training.cache_reconstructions_gib * 2**30)
                              if training.cache_tokens else None)
 
     def phases(self, training: IRISTraining) -> list[Phase]:
         t, vocab_size = training, self.config.tokenizer.vocab_size
-        common = {"learning_rate": t.learning_rate, "sampling_weighting": t.sampling_weighting}
+        common = {"learning_rate": t.learning_rate}
+        anywhere = UniformSegments(sample_from_start=True, weighting=t.sampling_weighting)
+        ending_real = UniformSegments(sample_from_start=False, weighting=t.sampling_weighting)
         return [
-            Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sample_from_start=True,
+            Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sampler=anywhere,
                   loss=self.tokenizer.compute_loss, eval_loss=self.tokenizer.compute_loss,
                   summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
             Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
-                  sample_from_start=True, loss=self._world_model_loss,
+                  sampler=anywhere, loss=self._world_model_loss,
                   eval_loss=lambda batch: self.world_model.compute_loss(batch, self.tokenizer),
                   summary=("wm obs", "loss_obs"),
                   # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
                   curves=(Curve("world_model/train/loss_obs", math.log(vocab_size), f"uniform (ln {vocab_size})"),
                           Curve("world_model/train/loss_rewards")), **common),
             Phase("actor_critic", self.actor_critic, t.actor_critic, sequence_length=1 + self.burn_in,
-                  sample_from_start=False, loss=self._actor_critic_loss, uses_imagination=True,
+                  sampler=ending_real, loss=self._actor_critic_loss, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),), **common),
         ]
 

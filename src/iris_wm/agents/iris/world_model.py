@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iris_wm.data.batch import Batch
+from iris_wm.models.heads import Head
+from iris_wm.models.init import init_weights
 from iris_wm.models.losses import Losses
 from iris_wm.models.transformer import KVCache, Transformer, TransformerConfig
 
@@ -26,30 +28,6 @@ class WorldModelOutput:
     logits_observations: Tensor  # (B, n_obs, obs_vocab): one per position that predicts a frame token
     logits_rewards: Tensor  # (B, n_act, 3): classes sign(r) + 1
     logits_ends: Tensor  # (B, n_act, 2)
-
-
-class Head(nn.Module):
-    """An MLP applied to the positions of a chunk whose in-block index is in ``block_positions``."""
-
-    def __init__(self, block_positions: list[int], tokens_per_block: int, embed_dim: int, out_dim: int) -> None:
-        super().__init__()
-        self.block_positions = frozenset(block_positions)
-        self.tokens_per_block = tokens_per_block
-        self.head_module = nn.Sequential(nn.Linear(embed_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, out_dim))
-        self._indices: dict[tuple[int, int, torch.device], Tensor] = {}
-
-    def indices(self, start: int, length: int, device: torch.device) -> Tensor:
-        """Offsets within the chunk [start, start+length) that this head reads; built once per chunk
-        geometry in Python so that selecting them never waits on the device."""
-        key = (start, length, device)
-        if key not in self._indices:
-            offsets = [i for i in range(length) if (start + i) % self.tokens_per_block in self.block_positions]
-            self._indices[key] = torch.tensor(offsets, dtype=torch.long, device=device)
-        return self._indices[key]
-
-    def forward(self, x: Tensor, start: int) -> Tensor:
-        """x (B, T, E) -> (B, n, out) for the n positions this head reads."""
-        return self.head_module(x[:, self.indices(start, x.shape[1], x.device)])
 
 
 class WorldModel(nn.Module):
@@ -124,13 +102,3 @@ class WorldModel(nn.Module):
             loss_ends=F.cross_entropy(out.logits_ends.flatten(0, 1), labels_ends.flatten()),
         )
 
-
-def init_weights(module: nn.Module) -> None:
-    """The authors' init: N(0, 0.02) linear and embedding weights, zero biases, unit LayerNorms."""
-    if isinstance(module, nn.Linear | nn.Embedding):
-        module.weight.data.normal_(mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            module.bias.data.zero_()
-    elif isinstance(module, nn.LayerNorm):
-        module.bias.data.zero_()
-        module.weight.data.fill_(1.0)

@@ -1,0 +1,16 @@
+"""Δ-IRIS (Micheli, Alonso & Fleuret, ICML 2024) as an agent kind: ``agent=delta-iris``."""
+
+from pathlib import Path
+
+from iris_wm.agents import AgentKind, register_agent_kind
+from iris_wm.agents.delta_iris.agent import DeltaIRISAgent
+from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
+
+register_agent_kind(AgentKind(
+    name="delta-iris",
+    description="Δ-IRIS: Δ-tokenizer of transitions (4 tokens), I-token GPT world model, actor-critic with EMA target",
+    config_class=DeltaIRISConfig,
+    training_class=DeltaIRISTraining,
+    build=DeltaIRISAgent,
+    presets=Path(__file__).parent / "presets",
+))

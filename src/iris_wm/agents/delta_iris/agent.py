@@ -1,0 +1,145 @@
+"""The Δ-IRIS agent (Micheli, Alonso & Fleuret, ICML 2024): a Δ-tokenizer of transitions, a GPT
+world model over I-tokens and Δ-tokens, and a pixel actor-critic with an EMA target, behind the
+shared agent contract."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+from torch import Tensor
+
+from iris_wm.agents.base import Agent, Curve, Phase
+from iris_wm.agents.delta_iris.actor_critic import DeltaActorCritic, DeltaImagineOutput
+from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
+from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.tokenizer import DeltaTokenizer
+from iris_wm.agents.delta_iris.world_model import DeltaWorldModel
+from iris_wm.data.batch import Batch
+from iris_wm.data.sampling import PrioritizedSegments
+from iris_wm.models.losses import Losses
+
+
+class DeltaIRISAgent(Agent):
+    kind = "delta-iris"
+
+    def __init__(self, config: DeltaIRISConfig, num_actions: int) -> None:
+        super().__init__(config, num_actions)
+        # Registration order = the authors' checkpoint key order.
+        self.tokenizer = DeltaTokenizer(config.tokenizer, num_actions)
+        self.world_model = DeltaWorldModel(config.world_model, num_actions, config.tokenizer.codebook_size)
+        self.actor_critic = DeltaActorCritic(config.actor_critic, num_actions)
+        self._imagination: DeltaWorldModelEnv | None = None
+        self._samplers: list[PrioritizedSegments] = []
+        self._fresh_state: tuple[Tensor, Tensor] | None = None  # (1, D) LSTM state after a fresh burn-in
+
+    # -- policy state ------------------------------------------------------------------------------
+
+    @property
+    def burn_in(self) -> int:
+        return self.config.actor_critic_loss.burn_in
+
+    @property
+    def policy(self):
+        return self.actor_critic.model
+
+    def seen_frames(self, obs: Tensor) -> Tensor:
+        return obs  # the policy acts on frames as they are, real or imagined
+
+    def reset_policy(self, n: int, burn_in_frames: Tensor | None = None, mask: Tensor | None = None) -> None:
+        """A fresh episode starts after ``burn_in`` black frames, as training segments near an
+        episode's start do (their left padding); unfinished episodes replay their last frames, with
+        black frames where ``mask`` marks none."""
+        self._fresh_state = self._state_after_black_frames()
+        self.policy.reset(n)
+        if burn_in_frames is None:
+            self.policy.hx, self.policy.cx = (s.expand(n, -1).clone() for s in self._fresh_state)
+            return
+        frames = burn_in_frames if mask is None else burn_in_frames * mask[:, :, None, None, None]
+        self.policy.burn_in(frames)
+
+    @torch.no_grad()
+    def _state_after_black_frames(self) -> tuple[Tensor, Tensor]:
+        self.policy.reset(1)
+        self.policy.burn_in(torch.zeros(1, self.burn_in, 3, 64, 64, device=self.device))
+        return self.policy.hx, self.policy.cx
+
+    def reset_policy_rows(self, rows: Tensor) -> None:
+        keep = ~rows.unsqueeze(1)  # (n, 1)
+        hx, cx = self._fresh_state
+        self.policy.hx = torch.where(keep, self.policy.hx, hx)
+        self.policy.cx = torch.where(keep, self.policy.cx, cx)
+
+    def clear_policy(self) -> None:
+        self.policy.clear()
+
+    def policy_step(self, frames: Tensor, seen: bool = False) -> tuple[Tensor, Tensor]:
+        logits, critic = self.policy(frames)
+        return logits, self.policy.value(critic)
+
+    # -- imagination -------------------------------------------------------------------------------
+
+    def imagination(self) -> DeltaWorldModelEnv:
+        if self._imagination is None:
+            self._imagination = DeltaWorldModelEnv(self.tokenizer, self.world_model)
+        return self._imagination
+
+    def imagine(self, batch: Batch) -> DeltaImagineOutput:
+        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)
+
+    @property
+    def context_length(self) -> int:
+        return self.world_model.max_blocks
+
+    @torch.no_grad()
+    def reconstruct(self, batch: Batch) -> Tensor:
+        """Each frame rebuilt from the previous one, its action and its Δ-tokens; the first frame,
+        which has no previous one, as it is."""
+        obs = batch.observations
+        rebuilt = self.tokenizer.encode_decode(obs[:, :-1], batch.actions[:, :-1], obs[:, 1:])
+        return torch.cat([obs[:, :1], rebuilt], dim=1)
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def start_epoch(self, training: DeltaIRISTraining, epoch: int) -> None:
+        for sampler in self._samplers:
+            sampler.prioritize = epoch > 1  # the authors' first epoch draws episodes uniformly
+
+    def phases(self, training: DeltaIRISTraining) -> list[Phase]:
+        t, c = training, self.config
+        tokenizer_sampler = PrioritizedSegments(t.tokenizer.priority_alpha, can_sample_beyond_end=True)
+        world_model_sampler = PrioritizedSegments(t.world_model.priority_alpha, can_sample_beyond_end=True)
+        actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
+        self._samplers = [tokenizer_sampler, world_model_sampler, actor_critic_sampler]
+        tokenizer_loss = self._autocast(t, self.tokenizer.compute_loss)
+        world_model_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
+        # predicting Δ-tokens uniformly at random scores latents_weight * ln(codebook size)
+        uniform = c.world_model.latents_weight * math.log(c.tokenizer.codebook_size)
+        return [
+            Phase("tokenizer", self.tokenizer, t.tokenizer, t.learning_rate, t.tokenizer.sequence_length,
+                  tokenizer_sampler, loss=tokenizer_loss, eval_loss=tokenizer_loss,
+                  summary=("tok l2", "reconstruction_loss_l2"),
+                  curves=(Curve("tokenizer/train/reconstruction_loss_l2"), Curve("tokenizer/train/codebook_entropy"))),
+            Phase("world_model", self.world_model, t.world_model, t.learning_rate, self.context_length,
+                  world_model_sampler, loss=world_model_loss, eval_loss=world_model_loss,
+                  summary=("wm lat", "loss_latents"),
+                  curves=(Curve("world_model/train/loss_latents", uniform, "uniform"),
+                          Curve("world_model/train/loss_rewards"))),
+            Phase("actor_critic", self.actor_critic.model, t.actor_critic, t.learning_rate, 1 + self.burn_in,
+                  actor_critic_sampler, loss=self._actor_critic_loss, uses_imagination=True,
+                  summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),)),
+        ]
+
+    def _actor_critic_loss(self, batch: Batch) -> Losses:
+        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss)
+
+    def _autocast(self, training: DeltaIRISTraining, loss):
+        """``loss`` under bf16 autocast where ``training.bf16_autocast`` asks for it."""
+        def run(batch: Batch) -> Losses:
+            device = self.device.type
+            enabled = training.bf16_autocast == "on" or (training.bf16_autocast == "auto" and device == "cuda")
+            context = torch.autocast(device, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+            with context:
+                return loss(batch)
+        return run
