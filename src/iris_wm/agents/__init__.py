@@ -40,6 +40,7 @@ class AgentKind:
     training_class: type[TrainingConfig]  # its phases' settings: ``training.*``
     build: Callable[[Any, int], Agent]  # (config, num_actions) -> a freshly initialised agent
     presets: Path | None = None  # NAME.yaml here adds this kind's part of ``preset=NAME``
+    default_preset: str = "atari100k"  # the paper's protocol, when a command names no preset
     original: OriginalFormat | None = None
     # Checks of the config that need more than its values (files, devices), run before any work.
     check: Callable[[Any], None] | None = None

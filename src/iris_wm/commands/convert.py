@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.agents import get_agent_kind
     from iris_wm.atomic import check_writable
     from iris_wm.checkpoint.agent_files import WEIGHTS_FILE, save_agent
-    from iris_wm.checkpoint.original import read_original_state_dict
+    from iris_wm.checkpoint.original import original_kind, read_original_state_dict
     from iris_wm.errors import IrisError
 
     kind = get_agent_kind(args.kind)
@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
         raise IrisError(f"{args.source} is not a file; give the path of the authors' last.pt")
     state = read_original_state_dict(args.source)
     if not kind.original.recognizes(state):
-        raise IrisError(f"{args.source} is not an authors' {kind.name} checkpoint; check the file or the KIND")
+        actual = original_kind(state, args.source)  # names the kind it is from, or says it is none
+        raise IrisError(f"{args.source} is an authors' {actual.name} checkpoint, not {kind.name}; run iris convert "
+                        f"{actual.name} {args.source} {args.out_dir}")
     agent = kind.original.load(state, args.source, None)
     save_agent(agent, args.out_dir)
     print(f"converted {args.source} -> {args.out_dir}: {len(agent.state_dict())} tensors, "

@@ -113,6 +113,43 @@ def compose_sweep(overrides: list[str]) -> list[TrainConfig]:
     return configs
 
 
+def preset_parts(preset: str) -> dict[str, set[str]]:
+    """For each kind group (agent, env), the kinds that have a part of ``preset``."""
+    registries = {"agent": AGENT_KINDS, "env": ENV_KINDS}
+    return {group: {name for name, kind in registry.records().items()
+                    if kind.presets is not None and (kind.presets / f"{preset}.yaml").is_file()}
+            for group, registry in registries.items()}
+
+
+def with_presets(overrides: list[str]) -> list[str]:
+    """The overrides, completed and checked against the presets made for particular kinds: the
+    chosen agent kind's default preset when none is named; the kinds a preset is made for when it
+    names only one of each; and an error for a preset with parts for some kinds but not the chosen."""
+    chosen = {key: value for key, _, value in (o.partition("=") for o in overrides)}
+    if any("," in chosen.get(key, "") for key in ("agent", "env", "preset")):
+        return overrides  # a sweep over kinds or presets: each job is checked on its own
+    added = []
+    if "preset" not in chosen:
+        default = get_agent_kind(chosen.get("agent", DEFAULT_AGENT_KIND)).default_preset
+        added.append(f"preset={default}")
+        chosen["preset"] = default
+    defaults = {"agent": DEFAULT_AGENT_KIND, "env": DEFAULT_ENV_KIND}
+    for group, kinds in preset_parts(chosen["preset"]).items():
+        if group not in chosen and len(kinds) == 1:
+            (chosen[group],) = kinds
+            added.append(f"{group}={chosen[group]}")
+            if group == "env" and "env.id" in chosen:
+                try:
+                    get_env_kind(chosen["env"]).resolve_id(chosen["env.id"])
+                except IrisError as error:
+                    raise IrisError(f"preset={chosen['preset']} is made for env={chosen['env']}: {error}") from None
+        kind = chosen.get(group, defaults[group])
+        if kinds and kind not in kinds:
+            raise IrisError(f"preset={chosen['preset']} is made for {group}={' or '.join(sorted(kinds))}, not "
+                            f"{group}={kind}; choose one of those, or a preset made for {group}={kind}")
+    return overrides + added
+
+
 def compose_config(overrides: list[str]) -> TrainConfig:
     """The config ``iris train OVERRIDES`` would run with, or an IrisError naming what is wrong."""
     from hydra import compose, initialize_config_module
@@ -122,6 +159,7 @@ def compose_config(overrides: list[str]) -> TrainConfig:
         key, _, value = override.partition("=")
         if key in KIND_GROUPS:
             KIND_GROUPS[key](value)
+    overrides = with_presets(overrides)
     register_schema()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
@@ -178,7 +216,7 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_
         if code:
             sys.exit(code)
 
-    sys.argv = ["iris train", *overrides]
+    sys.argv = ["iris train", *with_presets(overrides)]
     try:
         main()
     except SystemExit as exit:

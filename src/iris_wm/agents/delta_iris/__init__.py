@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from iris_wm.agents import AgentKind, register_agent_kind
+from iris_wm.agents import AgentKind, OriginalFormat, register_agent_kind
 from iris_wm.agents.delta_iris.agent import DeltaIRISAgent
 from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
+from iris_wm.agents.delta_iris.original import describe_import, is_original_delta_iris, load_original_state
 
 register_agent_kind(AgentKind(
     name="delta-iris",
@@ -13,4 +14,6 @@ register_agent_kind(AgentKind(
     training_class=DeltaIRISTraining,
     build=DeltaIRISAgent,
     presets=Path(__file__).parent / "presets",
+    default_preset="delta-atari",
+    original=OriginalFormat(recognizes=is_original_delta_iris, load=load_original_state, describe=describe_import),
 ))
