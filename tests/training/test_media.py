@@ -12,24 +12,27 @@ def blocky_frames(count: int, seed: int = 0) -> np.ndarray:
     return blocks.repeat(8, axis=2).repeat(8, axis=3)
 
 
-def test_reconstruction_grid_puts_each_real_frame_above_its_reconstruction(tmp_path):
+def test_reconstruction_grid_shows_frames_reconstructions_and_their_difference(tmp_path):
     originals = blocky_frames(2 * 3).reshape(2, 3, 3, 64, 64)
     reconstructions = blocky_frames(2 * 3, seed=1).reshape(2, 3, 3, 64, 64)
+    reconstructions[0, 1] = originals[0, 1]  # a perfect reconstruction: its difference is white
     path = tmp_path / "media" / "reconstructions" / "epoch_001.png"
     save_reconstructions(path, originals, reconstructions)
 
     with Image.open(path) as image:
         grid = np.asarray(image.convert("RGB"))
-    sample_height = 2 * 64 + FRAME_GAP
+    sample_height = 3 * 64 + 2 * FRAME_GAP
     assert grid.shape == (2 * sample_height + SAMPLE_GAP, 3 * 64 + 2 * FRAME_GAP, 3)
     for n in range(2):
         for t in range(3):
             y, x = n * (sample_height + SAMPLE_GAP), t * (64 + FRAME_GAP)
-            np.testing.assert_array_equal(grid[y : y + 64, x : x + 64], originals[n, t].transpose(1, 2, 0))
-            below = y + 64 + FRAME_GAP
-            np.testing.assert_array_equal(
-                grid[below : below + 64, x : x + 64], reconstructions[n, t].transpose(1, 2, 0)
-            )
+            cell = lambda row: grid[y + row * (64 + FRAME_GAP):][:64, x : x + 64]  # noqa: E731
+            np.testing.assert_array_equal(cell(0), originals[n, t].transpose(1, 2, 0))
+            np.testing.assert_array_equal(cell(1), reconstructions[n, t].transpose(1, 2, 0))
+            gap = np.abs(originals[n, t].astype(int) - reconstructions[n, t].astype(int)).mean(axis=0)
+            np.testing.assert_array_equal(cell(2)[..., 0], np.round(255 - gap).astype(np.uint8))
+    y, x = 2 * (64 + FRAME_GAP), 64 + FRAME_GAP
+    assert (grid[y : y + 64, x : x + 64] == 255).all()  # sample 0, step 1: white
     assert [p.name for p in path.parent.iterdir()] == ["epoch_001.png"]  # no temporary file left
 
 

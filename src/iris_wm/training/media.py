@@ -35,7 +35,9 @@ NEGATIVE = (230, 90, 90)
 
 
 def save_reconstructions(path: Path, originals: np.ndarray, reconstructions: np.ndarray) -> None:
-    """Write one PNG: per sample, its T real frames in a row with their reconstructions below.
+    """Write one PNG: per sample, its T real frames in a row (each one's previous frame on its left),
+    their reconstructions below, and below those the difference, white where they agree
+    (255 - the mean over channels of |frame - reconstruction|).
 
     originals, reconstructions: (N, T, 3, H, W) uint8.
     """
@@ -45,14 +47,21 @@ def save_reconstructions(path: Path, originals: np.ndarray, reconstructions: np.
     atomic_write(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
 
 
+def difference_frames(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """(..., 3, H, W) uint8 pairs -> (..., 3, H, W) uint8 grey frames, white where they agree."""
+    gap = np.abs(originals.astype(np.int16) - reconstructions.astype(np.int16)).mean(axis=-3, keepdims=True)
+    return np.repeat((255 - gap).round().astype(np.uint8), 3, axis=-3)
+
+
 def _reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     n, t, _, h, w = originals.shape
-    sample_height = 2 * h + FRAME_GAP
+    rows = (originals, reconstructions, difference_frames(originals, reconstructions))
+    sample_height = len(rows) * h + (len(rows) - 1) * FRAME_GAP
     grid = np.empty((n * sample_height + (n - 1) * SAMPLE_GAP, t * w + (t - 1) * FRAME_GAP, 3), np.uint8)
     grid[:] = GRID_BACKGROUND
     for sample in range(n):
         top = sample * (sample_height + SAMPLE_GAP)
-        for row, frames in enumerate((originals[sample], reconstructions[sample])):
+        for row, frames in enumerate(frames[sample] for frames in rows):
             y = top + row * (h + FRAME_GAP)
             for step in range(t):
                 x = step * (w + FRAME_GAP)
