@@ -26,11 +26,11 @@ def test_reconstruction_grid_shows_frames_reconstructions_and_their_difference(t
     for n in range(2):
         for t in range(3):
             y, x = n * (sample_height + SAMPLE_GAP), t * (64 + FRAME_GAP)
-            cell = lambda row: grid[y + row * (64 + FRAME_GAP):][:64, x : x + 64]  # noqa: E731
-            np.testing.assert_array_equal(cell(0), originals[n, t].transpose(1, 2, 0))
-            np.testing.assert_array_equal(cell(1), reconstructions[n, t].transpose(1, 2, 0))
+            cells = [grid[y + row * (64 + FRAME_GAP):][:64, x : x + 64] for row in range(3)]
+            np.testing.assert_array_equal(cells[0], originals[n, t].transpose(1, 2, 0))
+            np.testing.assert_array_equal(cells[1], reconstructions[n, t].transpose(1, 2, 0))
             gap = np.abs(originals[n, t].astype(int) - reconstructions[n, t].astype(int)).mean(axis=0)
-            np.testing.assert_array_equal(cell(2)[..., 0], np.round(255 - gap).astype(np.uint8))
+            np.testing.assert_array_equal(cells[2][..., 0], np.round(255 - gap).astype(np.uint8))
     y, x = 2 * (64 + FRAME_GAP), 64 + FRAME_GAP
     assert (grid[y : y + 64, x : x + 64] == 255).all()  # sample 0, step 1: white
     assert [p.name for p in path.parent.iterdir()] == ["epoch_001.png"]  # no temporary file left

@@ -97,8 +97,8 @@ def to_our_names(state: Mapping[str, Tensor], source: Path | str) -> OrderedDict
     for (layer, kind), parts in pending.items():
         missing = [p for p in _QKV if p not in parts]
         if missing:
-            raise IrisError(f"{source}: missing tensor 'world_model.transformer.blocks.{layer}.sa.{missing[0]}.{kind}'; "
-                            f"the checkpoint is truncated or from another model")
+            key = f"world_model.transformer.blocks.{layer}.sa.{missing[0]}.{kind}"
+            raise IrisError(f"{source}: missing tensor '{key}'; the checkpoint is truncated or from another model")
     return ours
 
 
