@@ -94,6 +94,22 @@ def tiny_train_overrides(run_dir, epochs: int = 4, **extra) -> list[str]:
     return [f"{key}={value}" for key, value in overrides.items()]
 
 
+def tiny_delta_overrides(run_dir, epochs: int = 4, **extra) -> list[str]:
+    """delta-cpu-smoke made smaller still: a random first epoch, the tokenizer from epoch 1, the world
+    model from 2, the actor-critic and imagination from 3; evaluations at 2 and 4."""
+    overrides = {
+        "preset": "delta-cpu-smoke", "env.id": "Breakout", "hydra.run.dir": str(run_dir), "common.epochs": epochs,
+        "common.num_threads": 1, "logger.tensorboard": "false",
+        "collection.train.num_steps": 30, "collection.train.num_steps_first_epoch": 40,
+        "collection.test.num_envs": 1, "collection.test.num_episodes": 1, "env.test.max_episode_steps": 400,
+        "training.tokenizer.batch_num_samples": 2, "training.tokenizer.steps_first_epoch": 3,
+        "training.tokenizer.steps_per_epoch": 2, "training.world_model.batch_num_samples": 2,
+        "training.world_model.steps_per_epoch": 2, "training.actor_critic.batch_num_samples": 2,
+        "training.actor_critic.steps_per_epoch": 2, "evaluation.imagination_episodes_to_save": 1, **extra,
+    }
+    return [f"{key}={value}" for key, value in overrides.items()]
+
+
 def kill_9_in_second_epoch(train_overrides: list[str], run_dir: Path, timeout_s: float = 300) -> int:
     """Run ``iris train OVERRIDES`` in a process, let it finish an epoch and go into the next, then
     kill it with SIGKILL; returns the last epoch its checkpoint completed."""

@@ -1,4 +1,4 @@
-"""Convolutional frame networks of Δ-IRIS (docs/algorithm.md, 'Δ-IRIS'): residual blocks with
+"""Convolutional frame networks of Δ-IRIS (docs/delta-iris.md): residual blocks with
 GroupNorm, an encoder from 64x64 frames to an 8x8 feature grid and its mirror-image decoder.
 
 Layer indices follow the authors' ``nn.Sequential`` lists, so that their checkpoint tensors

@@ -1,5 +1,5 @@
 """Symlog and two-hot encodings: rewards and returns of any scale as a distribution over fixed bins
-(Δ-IRIS's Crafter reward head and critic; docs/algorithm.md, 'Δ-IRIS').
+(Δ-IRIS's Crafter reward head and critic; docs/delta-iris.md).
 
 A scalar x becomes symlog(x), spread over the two neighbouring bins of 255 evenly spaced ones in
 [-20, 20] so that the expectation over the bins is symlog(x) again; a prediction is read back as

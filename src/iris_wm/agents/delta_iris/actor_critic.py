@@ -1,5 +1,5 @@
 """Δ-IRIS's actor-critic: a frame CNN and an LSTMCell on pixels, with a frozen EMA target copy
-(docs/algorithm.md, 'Δ-IRIS actor-critic').
+(docs/delta-iris.md, 'Actor-critic').
 
 The policy acts on frames as they are (real ones when collecting, imagined ones in training). The
 target network supplies the values of the λ-returns and of the advantage; the online critic

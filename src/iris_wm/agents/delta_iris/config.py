@@ -1,6 +1,6 @@
 """Δ-IRIS's configuration: networks and losses (``agent.*``) and the training phases
 (``training.*``). The defaults are the authors' updated Atari 100k configuration; ``preset=
-delta-crafter`` holds their Crafter one (docs/algorithm.md, 'Δ-IRIS')."""
+delta-crafter`` holds their Crafter one (docs/delta-iris.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Δ-IRIS's imagination: the world model as a batched environment (docs/algorithm.md, 'Δ-IRIS
-imagination').
+"""Δ-IRIS's imagination: the world model as a batched environment (docs/delta-iris.md,
+'Imagination').
 
 Each step makes 4 transformer passes over the KV cache: [last Δ-token of the previous step, I-token
 of the current frame, action] (reward, end and the first Δ-token are read at the action), then one

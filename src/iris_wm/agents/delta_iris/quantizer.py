@@ -1,5 +1,5 @@
 """Δ-IRIS's vector quantizer: cosine similarity to an EMA codebook, with dead-code revival
-(docs/algorithm.md, 'Δ-IRIS tokenizer').
+(docs/delta-iris.md, 'Tokenizer').
 
 The codebook is not learned by gradient. Every training forward moves each used code towards the
 mean direction of the vectors assigned to it (EMA 0.99), tracks how often each code is used

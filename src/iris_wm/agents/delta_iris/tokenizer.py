@@ -1,4 +1,4 @@
-"""Δ-IRIS's tokenizer: a context-aware autoencoder of transitions (docs/algorithm.md, 'Δ-IRIS tokenizer').
+"""Δ-IRIS's tokenizer: a context-aware autoencoder of transitions (docs/delta-iris.md, 'Tokenizer').
 
 The encoder sees (previous frame, a learned 64x64 plane of the action, frame) and emits K = 4
 tokens; the decoder rebuilds the frame from (features of the previous frame, a learned 8x8 map

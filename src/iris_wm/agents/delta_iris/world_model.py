@@ -1,5 +1,5 @@
-"""Δ-IRIS's world model: a GPT over blocks [I-token, action, K Δ-tokens] (docs/algorithm.md,
-'Δ-IRIS world model').
+"""Δ-IRIS's world model: a GPT over blocks [I-token, action, K Δ-tokens] (docs/delta-iris.md,
+'World model').
 
 The I-token is a continuous embedding of the whole frame (a small CNN, then LayerNorm); the
 action and the Δ-tokens of the transition that follows are looked up in tables. Heads read these

@@ -1,0 +1,71 @@
+"""Δ-IRIS end to end through the shared trainer: a tiny delta-cpu-smoke run (random first epoch,
+every phase, two evaluations, media), its prioritised samplers' counts in the checkpoint, and a
+resume after SIGKILL that loses no episode and continues the counts."""
+
+import pytest
+import torch
+
+from iris_wm.checkpoint.run_checkpoint import TRAINER_STATE_FILE, latest_checkpoint
+from iris_wm.cli import main
+from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.training.metrics_logger import read_metrics
+from tests.factories import kill_9_in_second_epoch, tiny_delta_overrides
+
+pytest.importorskip("ale_py")
+
+
+def sampler_counts(run_dir) -> dict[str, dict[int, int]]:
+    state = torch.load(latest_checkpoint(run_dir / "checkpoints") / TRAINER_STATE_FILE, weights_only=True)
+    return {name.removesuffix("_sampler"): dict(zip(part["episode_ids"], part["counts"], strict=True))
+            for name, part in state["parts"].items() if name.endswith("_sampler")}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("delta_run")
+    assert main(["train", *tiny_delta_overrides(run_dir)]) == 0
+    return run_dir
+
+
+def test_a_delta_iris_run_trains_every_phase_and_evaluates(finished_run):
+    run = finished_run
+    metrics = read_metrics(run)
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
+    assert metrics[0]["train_dataset/#steps"] == 40  # the random first epoch's own step count
+    assert metrics[1]["train_dataset/#steps"] == 70
+    assert "tokenizer/train/reconstruction_loss_l2" in metrics[0] and "world_model/train/loss_latents" not in metrics[0]
+    assert "codebook_entropy" in " ".join(metrics[0]) and "world_model/train/latent_accuracy" in metrics[1]
+    assert "actor_critic/train/loss_values" in metrics[2] and "actor_critic/train/policy_entropy" in metrics[2]
+    assert "world_model/eval/loss_latents" in metrics[1] and "imagination/return" in metrics[3]
+    assert "test_dataset/return" in metrics[1] and "test_dataset/return" in metrics[3]
+    assert sorted(p.name for p in (run / "media" / "reconstructions").iterdir()) == ["epoch_0002.png", "epoch_0004.png"]
+    assert any((run / "media" / "episodes" / "imagination").glob("*.mp4"))
+    assert (run / "checkpoints" / "epoch_0004" / "agent.yaml").read_text().count("delta-iris") >= 1
+
+
+def test_each_component_counts_the_segments_it_drew(finished_run):
+    counts = sampler_counts(finished_run)
+    # tokenizer: 3 + 3 x 2 steps of 2 segments; world model: 3 x 2 x 2; actor-critic: 2 x 2 x 2
+    assert {name: sum(c.values()) for name, c in counts.items()} == {"tokenizer": 18, "world_model": 12,
+                                                                    "actor_critic": 8}
+
+
+def test_kill_9_mid_epoch_then_resume_loses_no_episode_and_continues_the_counts(tmp_path):
+    last_epoch = kill_9_in_second_epoch(tiny_delta_overrides(tmp_path, epochs=30), tmp_path)
+    dataset_dir = tmp_path / "checkpoints" / "dataset" / "train"
+    before = EpisodeDataset.load(dataset_dir, "train")
+    finished_before = {i: len(before.get_episode(i)) for i in before.episode_ids if before.get_episode(i).finished}
+    counts_before = sampler_counts(tmp_path)
+
+    assert main(["resume", str(tmp_path), f"common.epochs={last_epoch + 1}"]) == 0
+
+    after = EpisodeDataset.load(dataset_dir, "train")
+    for episode_id, length in finished_before.items():
+        assert len(after.get_episode(episode_id)) == length
+    assert after.num_steps >= before.num_steps + 30
+    assert [m["epoch"] for m in read_metrics(tmp_path)] == list(range(1, last_epoch + 2))
+    counts_after = sampler_counts(tmp_path)
+    drawn = sum(counts_after["tokenizer"].values()) - sum(counts_before["tokenizer"].values())
+    assert drawn == 2 * 2  # one more epoch of the tokenizer: the counts went on from where they were
+    for episode_id, count in counts_before["tokenizer"].items():
+        assert counts_after["tokenizer"][episode_id] >= count
