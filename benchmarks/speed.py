@@ -1,11 +1,13 @@
 """Speed of every training phase, through the plain eager reference path and the optimised path.
 
-    python benchmarks/speed.py [--sizes paper cpu-smoke] [--threads 2] [--repeats 3] [--warmup 1]
-                               [--batch-divisor N] [--only imagination ...] [--json out.json]
+    python benchmarks/speed.py [--sizes paper cpu-smoke delta-atari delta-crafter] [--threads 2]
+                               [--repeats 3] [--warmup 1] [--batch-divisor N] [--imagination-batch N]
+                               [--only imagination ...] [--json out.json]
 
 Each measurement is timed ``repeats`` times after ``warmup`` untimed runs; the table shows the
 median, the spread (min-max) and, for every path, its speed-up over the reference path measured in
-the same run. Sizes: ``paper`` (the paper's networks and batches) and ``cpu-smoke`` (the preset's).
+the same run. Sizes: ``paper`` (IRIS's networks and batches), ``cpu-smoke`` (the preset's), and
+Δ-IRIS's ``delta-atari`` / ``delta-crafter`` (the authors' configurations; ``benchmarks/delta_iris.py``).
 ``--batch-divisor`` divides the paper's batch sizes (the networks keep their size), for CPUs where a
 paper-size batch takes minutes; the table states the batch sizes used.
 
@@ -40,6 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/speed.py` from anywhere
 
+from benchmarks.delta_iris import bench_delta_iris  # noqa: E402
 from benchmarks.reference_path import reference_env, reference_world_model  # noqa: E402
 from iris_wm.agents import create_model  # noqa: E402
 from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
@@ -56,7 +59,8 @@ from iris_wm.training.optim import make_optimizer  # noqa: E402
 from iris_wm.training.trainer import Trainer  # noqa: E402
 
 GAME = "Pong"
-SIZES = {"paper": [], "cpu-smoke": ["preset=cpu-smoke"]}
+SIZES = {"paper": [f"env.id={GAME}"], "cpu-smoke": [f"env.id={GAME}", "preset=cpu-smoke"],
+         "delta-atari": ["agent=delta-iris", f"env.id={GAME}"], "delta-crafter": ["preset=delta-crafter"]}
 
 
 @dataclass
@@ -122,8 +126,8 @@ class Bench:
 # -- inputs ---------------------------------------------------------------------------------------
 
 def size_config(size: str, divisor: int) -> TrainConfig:
-    config = compose_config([f"env.id={GAME}", *SIZES[size]])
-    if size == "paper" and divisor > 1:
+    config = compose_config(SIZES[size])
+    if size != "cpu-smoke" and divisor > 1:
         t = config.training
         for component in (t.tokenizer, t.world_model, t.actor_critic):
             component.batch_num_samples = max(1, component.batch_num_samples // divisor)
@@ -358,13 +362,14 @@ def table(rows: list[Row]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=["paper", "cpu-smoke"])
     parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (at least 1: it counts FLOPs)")
     parser.add_argument("--batch-divisor", type=int, default=1, help="divide the paper's batch sizes by this")
+    parser.add_argument("--imagination-batch", type=int, help="Δ-IRIS's imagination and actor-critic batch")
     parser.add_argument("--epoch-steps", type=int, default=4, help="steps per phase in the epoch rows")
     parser.add_argument("--like-epoch", type=int, default=500,
                         help="size the epoch rows' dataset as at this epoch of the paper's run")
@@ -379,6 +384,9 @@ def main() -> None:
         bench_machine(bench)
     for size in args.sizes:
         config = size_config(size, args.batch_divisor)
+        if config.agent.kind == "delta-iris":
+            bench_delta_iris(bench, size, config, args.only, random_batch, training_step, args.imagination_batch)
+            continue
         if {"imagination", "actor_critic"} & set(args.only):
             bench_actor_critic(bench, size, config, args.only)
         if "world_model" in args.only:

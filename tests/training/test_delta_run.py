@@ -69,3 +69,10 @@ def test_kill_9_mid_epoch_then_resume_loses_no_episode_and_continues_the_counts(
     assert drawn == 2 * 2  # one more epoch of the tokenizer: the counts went on from where they were
     for episode_id, count in counts_before["tokenizer"].items():
         assert counts_after["tokenizer"][episode_id] >= count
+
+
+def test_the_transition_token_cache_changes_no_number(finished_run, tmp_path):
+    # The finished run cached the frozen tokenizer's tokens; this one recomputes them at every step.
+    assert main(["train", *tiny_delta_overrides(tmp_path, **{"training.cache_tokens": "false"})]) == 0
+    strip = lambda run: [{k: v for k, v in m.items() if k != "duration_hours"} for m in read_metrics(run)]  # noqa: E731
+    assert strip(tmp_path) == strip(finished_run)

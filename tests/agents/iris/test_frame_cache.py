@@ -7,10 +7,11 @@ import torch
 
 from iris_wm import create_model
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
-from iris_wm.agents.iris.frame_cache import FrameCache, FrameTable
+from iris_wm.agents.iris.frame_cache import FrameCache
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.data.frame_table import FrameTable
 from iris_wm.data.sampling import UniformSegments
 from tests.factories import tiny_iris_config
 

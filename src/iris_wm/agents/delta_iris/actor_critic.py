@@ -107,11 +107,13 @@ class DeltaActorCritic(nn.Module):
                                   strict=True):
             target.mul_(decay).add_(online, alpha=1 - decay)
 
-    def imagine(self, batch: Batch, env: DeltaWorldModelEnv, horizon: int) -> DeltaImagineOutput:
+    def imagine(self, batch: Batch, env: DeltaWorldModelEnv, horizon: int,
+                latents: Tensor | None = None) -> DeltaImagineOutput:
         """Roll the policy out for ``horizon`` steps from the last frame of each segment of ``batch``
-        ((B, 1 + burn_in) real steps), after burning in the policies and the world model on the rest."""
+        ((B, 1 + burn_in) real steps), after burning in the policies and the world model on the rest
+        (``latents`` (B, burn_in, K): the tokens of its transitions, when a cache has them)."""
         obs = batch.observations
-        frames = env.reset_from_past(obs, batch.actions[:, :-1])
+        frames = env.reset_from_past(obs, batch.actions[:, :-1], latents)
         for model in (self.model, self.target_model):
             model.reset(batch.batch_size)
             model.burn_in(obs[:, :-1])
@@ -134,8 +136,10 @@ class DeltaActorCritic(nn.Module):
             model.clear()
         return DeltaImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
-    def compute_loss(self, batch: Batch, env: DeltaWorldModelEnv, loss_config: DeltaActorCriticLossConfig) -> Losses:
-        losses = self.loss_from_imagination(self.imagine(batch, env, loss_config.imagine_horizon), loss_config)
+    def compute_loss(self, batch: Batch, env: DeltaWorldModelEnv, loss_config: DeltaActorCriticLossConfig,
+                     latents: Tensor | None = None) -> Losses:
+        imagined = self.imagine(batch, env, loss_config.imagine_horizon, latents)
+        losses = self.loss_from_imagination(imagined, loss_config)
         self.update_target()  # after the loss, before the optimizer's step, as the authors'
         return losses
 

@@ -15,6 +15,7 @@ from iris_wm.agents.delta_iris.actor_critic import DeltaActorCritic, DeltaImagin
 from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
 from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
 from iris_wm.agents.delta_iris.tokenizer import DeltaTokenizer
+from iris_wm.agents.delta_iris.transition_cache import TransitionTokens
 from iris_wm.agents.delta_iris.world_model import DeltaWorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.sampling import PrioritizedSegments
@@ -33,6 +34,7 @@ class DeltaIRISAgent(Agent):
         self._imagination: DeltaWorldModelEnv | None = None
         self._samplers: list[PrioritizedSegments] = []
         self._fresh_state: tuple[Tensor, Tensor] | None = None  # (1, D) LSTM state after a fresh burn-in
+        self._transitions: TransitionTokens | None = None  # this epoch's, when training.cache_tokens
 
     # -- policy state ------------------------------------------------------------------------------
 
@@ -105,6 +107,8 @@ class DeltaIRISAgent(Agent):
     def start_epoch(self, training: DeltaIRISTraining, epoch: int) -> None:
         for sampler in self._samplers:
             sampler.prioritize = epoch > 1  # the authors' first epoch draws episodes uniformly
+        # Filled during the world-model and actor-critic phases, after the tokenizer's.
+        self._transitions = TransitionTokens(self.tokenizer) if training.cache_tokens else None
 
     def phases(self, training: DeltaIRISTraining) -> list[Phase]:
         t, c = training, self.config
@@ -113,7 +117,9 @@ class DeltaIRISAgent(Agent):
         actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
         self._samplers = [tokenizer_sampler, world_model_sampler, actor_critic_sampler]
         tokenizer_loss = self._autocast(t, self.tokenizer.compute_loss)
-        world_model_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
+        world_model_eval_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
+        world_model_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(
+            batch, self.tokenizer, self._cached_tokens(batch)))
         # predicting Δ-tokens uniformly at random scores latents_weight * ln(codebook size)
         uniform = c.world_model.latents_weight * math.log(c.tokenizer.codebook_size)
         return [
@@ -122,7 +128,7 @@ class DeltaIRISAgent(Agent):
                   summary=("tok l2", "reconstruction_loss_l2"),
                   curves=(Curve("tokenizer/train/reconstruction_loss_l2"), Curve("tokenizer/train/codebook_entropy"))),
             Phase("world_model", self.world_model, t.world_model, t.learning_rate, self.context_length,
-                  world_model_sampler, loss=world_model_loss, eval_loss=world_model_loss,
+                  world_model_sampler, loss=world_model_loss, eval_loss=world_model_eval_loss,
                   summary=("wm lat", "loss_latents"),
                   curves=(Curve("world_model/train/loss_latents", uniform, "uniform"),
                           Curve("world_model/train/loss_rewards"))),
@@ -131,8 +137,12 @@ class DeltaIRISAgent(Agent):
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),)),
         ]
 
+    def _cached_tokens(self, batch: Batch) -> Tensor | None:
+        return self._transitions.tokens(batch) if self._transitions is not None else None
+
     def _actor_critic_loss(self, batch: Batch) -> Losses:
-        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss)
+        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss,
+                                              self._cached_tokens(batch))
 
     def _autocast(self, training: DeltaIRISTraining, loss):
         """``loss`` under bf16 autocast where ``training.bf16_autocast`` asks for it."""

@@ -56,6 +56,9 @@ class DeltaIRISTraining(TrainingConfig):
     # bf16 autocast of the tokenizer and world model: "auto" on CUDA only (on a CPU without native
     # bf16 it is about 10x slower than float32), "on", or "off".
     bf16_autocast: str = one_of(("auto", "on", "off"), "auto")
+    # A per-epoch cache of the frozen tokenizer's tokens of sampled transitions, shared by the world
+    # model's and the actor-critic's phases (the same numbers, less work).
+    cache_tokens: bool = True
     tokenizer: DeltaTokenizerPhaseSettings = field(default_factory=lambda: DeltaTokenizerPhaseSettings(
         batch_num_samples=16, start_after_epochs=5, steps_per_epoch=200, steps_first_epoch=400))
     world_model: DeltaPhaseSettings = field(default_factory=lambda: DeltaPhaseSettings(
