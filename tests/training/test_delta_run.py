@@ -2,6 +2,8 @@
 every phase, two evaluations, media), its prioritised samplers' counts in the checkpoint, and a
 resume after SIGKILL that loses no episode and continues the counts."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from iris_wm.checkpoint.run_checkpoint import TRAINER_STATE_FILE, latest_checkpo
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import kill_9_in_second_epoch, tiny_delta_overrides
+from tests.factories import folder_hash, kill_9_in_second_epoch, tiny_delta_overrides
 
 pytest.importorskip("ale_py")
 
@@ -76,3 +78,27 @@ def test_the_transition_token_cache_changes_no_number(finished_run, tmp_path):
     assert main(["train", *tiny_delta_overrides(tmp_path, **{"training.cache_tokens": "false"})]) == 0
     strip = lambda run: [{k: v for k, v in m.items() if k != "duration_hours"} for m in read_metrics(run)]  # noqa: E731
     assert strip(tmp_path) == strip(finished_run)
+
+
+def test_a_static_dataset_trains_without_collecting_and_is_left_as_it_was(finished_run, tmp_path):
+    static = tmp_path / "static"
+    for side in ("train", "test"):
+        shutil.copytree(finished_run / "checkpoints" / "dataset" / "train", static / side)
+    before = folder_hash(static)
+    run = tmp_path / "run"
+    overrides = tiny_delta_overrides(run, epochs=2, **{"collection.path_to_static_dataset": str(static)})
+    assert main(["train", *overrides]) == 0
+    metrics = read_metrics(run)
+    assert all("train_dataset/return" not in m and "test_dataset/return" not in m for m in metrics)
+    assert "world_model/eval/loss_latents" in metrics[1]  # evaluated on the static test episodes
+    assert folder_hash(static) == before
+    assert not (run / "checkpoints" / "dataset").exists()
+
+
+def test_a_static_dataset_without_episodes_is_one_line_before_any_work(tmp_path, capsys):
+    (tmp_path / "static" / "train").mkdir(parents=True)
+    run = tmp_path / "run"
+    overrides = tiny_delta_overrides(run, **{"collection.path_to_static_dataset": str(tmp_path / "static")})
+    assert main(["train", *overrides]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds no episodes" in err[0] and not run.exists()

@@ -9,6 +9,7 @@ kind's (``env=atari``); the rest is shared. Hydra composes them (``iris train ke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omegaconf import MISSING
@@ -52,6 +53,23 @@ class Collections:
     train: CollectionConfig = field(default_factory=CollectionConfig)
     test: CollectionConfig = field(default_factory=lambda: CollectionConfig(
         num_envs=8, epsilon=0.0, temperature=0.5, num_steps=None, num_episodes=16))
+    # A folder with train/ and test/ folders of episodes (.npz, e.g. a run's checkpoints/dataset):
+    # train on them without collecting anything, and evaluate on its test episodes (offline training).
+    path_to_static_dataset: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.path_to_static_dataset is None:
+            return
+        root = Path(self.path_to_static_dataset).expanduser()
+        for side in ("train", "test"):
+            if not (root / side).is_dir() or not any((root / side).glob("episode_*.npz")):
+                raise IrisError(f"collection.path_to_static_dataset={root}: {root / side} holds no episodes; "
+                                f"give a folder with train/ and test/ folders of episodes (e.g. a run's "
+                                f"checkpoints/dataset)")
+
+    @property
+    def static_dataset(self) -> Path | None:
+        return None if self.path_to_static_dataset is None else Path(self.path_to_static_dataset).expanduser()
 
 
 @dataclass

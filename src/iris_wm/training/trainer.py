@@ -49,10 +49,15 @@ class Trainer:
         self.phases: list[Phase] = self.agent.phases(config.training)
         self.optimizers = {phase.name: make_optimizer(phase.module, phase.learning_rate, phase.settings.weight_decay)
                            for phase in self.phases}
-        train_dir = self.run_dir / "checkpoints" / "dataset" / "train"
-        open_dataset = EpisodeDataset.load if resume and train_dir.is_dir() else EpisodeDataset
-        self.train_dataset = open_dataset(train_dir, "train_dataset", max_ram_usage=config.dataset.max_ram_usage)
-        self.test_dataset = EpisodeDataset(None, "test_dataset")
+        self.static = collection.static_dataset
+        if self.static is not None:  # offline: nothing is collected, nothing is written to these folders
+            self.train_dataset = EpisodeDataset.load(self.static / "train", "train_dataset")
+            self.test_dataset = EpisodeDataset.load(self.static / "test", "test_dataset")
+        else:
+            train_dir = self.run_dir / "checkpoints" / "dataset" / "train"
+            open_dataset = EpisodeDataset.load if resume and train_dir.is_dir() else EpisodeDataset
+            self.train_dataset = open_dataset(train_dir, "train_dataset", max_ram_usage=config.dataset.max_ram_usage)
+            self.test_dataset = EpisodeDataset(None, "test_dataset")
         media = self.run_dir / "media" / "episodes"
         self.train_media = EpisodeMediaDir(media / "train", keep=config.collection.train.num_episodes_to_save)
         self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
@@ -99,12 +104,13 @@ class Trainer:
             started = time.time()
             metrics: dict[str, float | torch.Tensor] = {}
             if c.training.should:
-                if epoch <= c.collection.train.stop_after_epochs:
+                if self.static is None and epoch <= c.collection.train.stop_after_epochs:
                     metrics |= self.train_collector.collect(self.agent, c.collection.train, epoch)
                 metrics |= self.train_agent(epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
-                self.test_dataset.clear()
-                metrics |= self.test_collector.collect(self.agent, c.collection.test, epoch)
+                if self.static is None:
+                    self.test_dataset.clear()
+                    metrics |= self.test_collector.collect(self.agent, c.collection.test, epoch)
                 metrics |= self.evaluator.evaluate(epoch)
             self.train_dataset.save_modified()  # episodes first: a checkpoint never refers to missing ones
             self.state.save(epoch)

@@ -63,11 +63,17 @@ class DeltaIRISAgent(Agent):
 
     @torch.no_grad()
     def _state_after_black_frames(self) -> tuple[Tensor, Tensor]:
+        """(1, D) hx, cx after ``burn_in`` black frames from zero; the policy's own state is kept."""
+        kept = self.policy.hx, self.policy.cx
         self.policy.reset(1)
         self.policy.burn_in(torch.zeros(1, self.burn_in, 3, 64, 64, device=self.device))
-        return self.policy.hx, self.policy.cx
+        fresh = self.policy.hx, self.policy.cx
+        self.policy.hx, self.policy.cx = kept
+        return fresh
 
     def reset_policy_rows(self, rows: Tensor) -> None:
+        if self._fresh_state is None:
+            self._fresh_state = self._state_after_black_frames()
         keep = ~rows.unsqueeze(1)  # (n, 1)
         hx, cx = self._fresh_state
         self.policy.hx = torch.where(keep, self.policy.hx, hx)

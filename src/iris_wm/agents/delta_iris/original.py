@@ -106,7 +106,7 @@ def check_structure(agent: DeltaIRISAgent, state: Mapping[str, Tensor], source: 
     """The masks and head indices of the file must be the ones our config rebuilds."""
     for key, expected in _structure(agent):
         found = _tensor(state, key, source)
-        if found.shape != expected.shape or not torch.equal(found.to(expected.dtype), expected):
+        if found.shape != expected.shape or found.dtype != expected.dtype or not torch.equal(found, expected):
             raise IrisError(f"{source}: '{key}' is not what a {agent.world_model.max_blocks}-block causal world "
                             f"model has; the file is from another model or configuration")
 
