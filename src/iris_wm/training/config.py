@@ -37,7 +37,7 @@ class CollectionConfig:
     num_steps: int | None = at_least(1, 200)  # per collection; exactly one of num_steps / num_episodes
     num_episodes: int | None = at_least(1, None)
     # Train collection in the run's epoch 1: this many steps of uniformly random actions instead
-    # (Δ-IRIS's warm-up of the dataset); null collects epoch 1 like the others.
+    # (a warm-up of the dataset before any policy exists); null collects epoch 1 like the others.
     num_steps_first_epoch: int | None = at_least(1, None)
     num_episodes_to_save: int = at_least(0, 10)  # episode videos kept in media/episodes/
     stop_after_epochs: int = at_least(0, 500)  # train collection only

@@ -73,7 +73,7 @@ class Trainer:
         self.env_curves = tuple(Curve(key) for key in env_kind.curves)
         self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.run_dir, self.rng, names,
                                    config.evaluation)
-        # Samplers that count their draws (Δ-IRIS's priorities) continue their counts on resume.
+        # Samplers that count their draws (prioritised ones) continue their counts on resume.
         samplers = {f"{phase.name}_sampler": phase.sampler for phase in self.phases
                     if isinstance(phase.sampler, Stateful)}
         self.state = RunState(self.run_dir, self.agent, self.optimizers, self.rng, {
