@@ -12,7 +12,12 @@ from iris_wm.errors import IrisError
 
 def load_state_strict(module: nn.Module, state: Mapping[str, Tensor], source: Path | str) -> None:
     """Copy ``state`` into ``module``; the first missing, unexpected or mis-shaped key is named."""
-    expected = module.state_dict()
+    check_keys_and_shapes(module.state_dict(), state, source)
+    module.load_state_dict(dict(state), strict=True)
+
+
+def check_keys_and_shapes(expected: Mapping[str, Tensor], state: Mapping[str, Tensor], source: Path | str) -> None:
+    """``state`` has exactly ``expected``'s keys, with its shapes; else the first wrong key is named."""
     for key, tensor in expected.items():
         if key not in state:
             raise IrisError(f"{source}: missing tensor '{key}'; the file is truncated or from another model")
@@ -22,4 +27,3 @@ def load_state_strict(module: nn.Module, state: Mapping[str, Tensor], source: Pa
     for key in state:
         if key not in expected:
             raise IrisError(f"{source}: unexpected tensor '{key}'; the file is from another model or version")
-    module.load_state_dict(dict(state), strict=True)

@@ -28,7 +28,7 @@ from iris_wm.agents.delta_iris.agent import DeltaIRISAgent
 from iris_wm.agents.delta_iris.config import DeltaIRISConfig
 from iris_wm.config import build_config
 from iris_wm.errors import IrisError
-from iris_wm.models.state_dict import load_state_strict
+from iris_wm.models.state_dict import check_keys_and_shapes, load_state_strict
 from iris_wm.models.transformer import attention_mask
 from iris_wm.models.two_hot import NUM_BINS
 
@@ -170,25 +170,10 @@ def load_original_state(state: Mapping[str, Tensor], source: Path | str, config:
     merged = OmegaConf.merge(inferred_config(state, source), dict(config or {}))
     agent = DeltaIRISAgent(build_config(DeltaIRISConfig, OmegaConf.to_container(merged)), num_actions)
     check_structure(agent, state, source)
-    check_names(agent, state, source)
+    # in the file's own names first: a bad key is named as the file spells it (ours say ln2 for mlp.ln)
+    check_keys_and_shapes(to_original_names(agent), state, source)
     load_state_strict(agent, to_our_names(state, source), source)
     return agent
-
-
-def check_names(agent: DeltaIRISAgent, state: Mapping[str, Tensor], source: Path | str) -> None:
-    """Every tensor the config expects, under the file's (the authors') names and shapes: the first
-    missing, mis-shaped or unexpected key is named as the file spells it (``load_state_strict``
-    would name ours, e.g. ``ln2`` for their ``mlp.ln``)."""
-    expected = to_original_names(agent)
-    for key, tensor in expected.items():
-        if key not in state:
-            raise IrisError(f"{source}: missing tensor '{key}'; the file is truncated or from another model")
-        if tuple(state[key].shape) != tuple(tensor.shape):
-            raise IrisError(f"{source}: tensor '{key}' has shape {tuple(state[key].shape)}, expected "
-                            f"{tuple(tensor.shape)}; the file is from a differently configured model")
-    for key in state:
-        if key not in expected:
-            raise IrisError(f"{source}: unexpected tensor '{key}'; the file is from another model or version")
 
 
 def describe_import(agent: DeltaIRISAgent, state: Mapping[str, Tensor]) -> str:

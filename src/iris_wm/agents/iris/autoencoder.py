@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from iris_wm.config import at_least, probability
 from iris_wm.errors import IrisError
+from iris_wm.models.conv import Upsample
 
 
 @dataclass
@@ -90,15 +91,6 @@ class Downsample(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.conv(F.pad(x, (0, 1, 0, 1)))  # pad right and bottom only, as the original
-
-
-class Upsample(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
 class Level(nn.Module):
