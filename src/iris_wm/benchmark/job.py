@@ -56,8 +56,9 @@ class BenchmarkJob:
         if (run_dir / RESULT).is_file():
             print(f"{label}: finished earlier, skipped", flush=True)
             return
-        if record.gave_up:
-            print(f"{label}: failed {record.failures} times (last: {record.error}); not retried", flush=True)
+        if record.failures > self.max_retries:
+            print(f"{label}: failed {record.failures} times (last: {record.error}); not retried (more with a "
+                  f"higher --max-retries)", flush=True)
             return
         try:
             lock_run_folder(run_dir)
@@ -131,9 +132,9 @@ class BenchmarkJob:
 
 def clear_unstarted(run_dir: Path) -> None:
     """What a start that died before its first checkpoint left (episodes, metrics, media): a run
-    without a checkpoint starts again from nothing. Hydra's job files, the lock and the log stay."""
+    without a checkpoint starts again from nothing. The lock and the log stay."""
     for child in run_dir.iterdir():
-        if child.name not in (".hydra", LOCK_FILE, LOG):
+        if child.name not in (LOCK_FILE, LOG):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

@@ -48,13 +48,14 @@ class BenchmarkSpec:
         """The overrides every run's config is composed from, before its game and seed."""
         return [f"agent={self.agent}", f"env={self.env}", *self.overrides]
 
-    def sweep_overrides(self, sweep: Path) -> list[str]:
-        """Hydra's multirun over games x seeds, each job in its own deterministic run folder."""
-        return ["--multirun", *self.train_overrides(), f"env.id={','.join(self.games)}",
-                f"common.seed={','.join(str(seed) for seed in range(self.seeds))}",
+    def sweep_overrides(self, sweep: Path, games: list[str], seeds: list[int]) -> list[str]:
+        """Hydra's multirun over ``games`` x ``seeds``, each job in its own deterministic run folder."""
+        return ["--multirun", *self.train_overrides(), f"env.id={','.join(games)}",
+                f"common.seed={','.join(map(str, seeds))}",
                 f"hydra.sweep.dir={sweep / RUNS}", "hydra.sweep.subdir=${env.id}/seed_${common.seed}",
-                # each job's output goes to its benchmark.log; Hydra's logging would repeat its overrides
-                "hydra/hydra_logging=disabled", "hydra/job_logging=disabled"]
+                # each job's output goes to its benchmark.log, its config to config/train.yaml; Hydra's
+                # logging and .hydra/ copies would repeat them, changed at every launch
+                "hydra/hydra_logging=disabled", "hydra/job_logging=disabled", "hydra.output_subdir=null"]
 
 
 def parse_games(text: str, env_kind) -> tuple[str, ...]:

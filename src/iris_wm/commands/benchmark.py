@@ -49,10 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.overrides[:1] == ["status"]:
         return status(args.overrides[1:])
-    from iris_wm.benchmark.launchers import check_launcher, launcher_overrides
+    from iris_wm.benchmark.launchers import check_launcher
     from iris_wm.benchmark.records import sweep_status, write_scores
     from iris_wm.benchmark.spec import default_sweep_folder, open_sweep
-    from iris_wm.training.hydra_app import compose_sweep, run_hydra
+    from iris_wm.training.hydra_app import compose_sweep
 
     spec, games_text = build_spec(args)
     slurm = slurm_options(args)
@@ -63,24 +63,39 @@ def run(args: argparse.Namespace) -> int:
         raise IrisError(f"--max-retries must be at least 0, got {args.max_retries}")
     check_checkpoint(spec)
     sweep = (args.out or default_sweep_folder(spec, games_text)).resolve()
-    compose_sweep([*spec.train_overrides(), f"env.id={','.join(spec.games)}",
-                   f"common.seed={','.join(map(str, range(spec.seeds)))}"])  # every job's config, before any work
+    # every job's config, before any work (Hydra's own settings are checked by Hydra when it launches)
+    compose_sweep([*(o for o in spec.train_overrides() if not o.startswith(("hydra.", "hydra/"))),
+                   f"env.id={','.join(spec.games)}", f"common.seed={','.join(map(str, range(spec.seeds)))}"])
     started = open_sweep(sweep, spec)
     before = sweep_status(spec, sweep)
     counts = {state: sum(run.state == state for run in before) for state in {run.state for run in before}}
     print(f"benchmark {sweep}: {'new sweep, ' if started else ''}{len(before)} runs "
           f"({', '.join(f'{n} {state}' for state, n in sorted(counts.items()))}), launcher {args.launcher}",
           flush=True)
-    from iris_wm.benchmark.job import BenchmarkJob
-
-    overrides = [*spec.sweep_overrides(sweep), *launcher_overrides(args.launcher, slurm, args.ray_address, sweep)]
-    code = run_hydra(overrides, BenchmarkJob(sweep, spec, args.max_retries))
+    code = launch_unfinished(spec, sweep, before, args, slurm)
     write_scores(spec, sweep)
     runs = sweep_status(spec, sweep)
     print(status_table(runs))
     if code:
         return code
     return report(spec, sweep, runs, args.report_reps)
+
+
+def launch_unfinished(spec, sweep: Path, runs, args: argparse.Namespace, slurm) -> int:
+    """One Hydra multirun over the games and seeds that have an unfinished run (a cluster job is
+    not spent on a run that has its result): the exit code of the launch."""
+    from iris_wm.benchmark.job import BenchmarkJob
+    from iris_wm.benchmark.launchers import launcher_overrides
+    from iris_wm.training.hydra_app import run_hydra
+
+    unfinished = [run for run in runs if run.state != "finished"]
+    if not unfinished:
+        return 0
+    games = list(dict.fromkeys(run.game for run in unfinished))
+    seeds = sorted({run.seed for run in unfinished})
+    overrides = [*spec.sweep_overrides(sweep, games, seeds),
+                 *launcher_overrides(args.launcher, slurm, args.ray_address, sweep)]
+    return run_hydra(overrides, BenchmarkJob(sweep, spec, args.max_retries))
 
 
 def build_spec(args: argparse.Namespace):

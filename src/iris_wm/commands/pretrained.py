@@ -25,7 +25,7 @@ def add_pretrained_arguments(parser: argparse.ArgumentParser) -> None:
 
 def agent_source(args: argparse.Namespace) -> AgentSource:
     from iris_wm.agents import find_pretrained
-    from iris_wm.checkpoint.hub import is_hub_reference
+    from iris_wm.checkpoint.hub import is_hub_reference, parse_reference
     from iris_wm.errors import IrisError
 
     if (args.path is None) == (args.pretrained is None):
@@ -34,6 +34,8 @@ def agent_source(args: argparse.Namespace) -> AgentSource:
     if args.pretrained is None:
         if args.agent is not None:
             raise IrisError("--agent goes with --pretrained; a PATH says its own agent kind")
-        return AgentSource(args.path if is_hub_reference(args.path) else Path(args.path), None, None)
+        if is_hub_reference(args.path):
+            return AgentSource(str(parse_reference(args.path)), None, None)  # a malformed one fails here
+        return AgentSource(Path(args.path), None, None)
     _, entry = find_pretrained(args.pretrained, args.agent)
     return AgentSource(entry.reference, entry.env_kind, entry.game)

@@ -62,7 +62,7 @@ def model_card(run_dir: Path, checkpoint: str, reference: str, has_video: bool) 
     kind, game = config.agent.kind, config.env.id
     lines = ["---", "library_name: iris-wm", "tags: [reinforcement-learning, world-models, " f"{config.env.kind}]",
              "---", "", f"# {kind} on {game}", "",
-             f"An iris-wm agent ({kind}, {config.env.kind} {game}), trained {checkpoint.removeprefix('epoch_')} "
+             f"An iris-wm agent ({kind}, {config.env.kind} {game}), trained {int(checkpoint.removeprefix('epoch_'))} "
              f"epochs with seed {config.common.seed}.", "", "```python", "import iris_wm",
              f'agent = iris_wm.load_agent("{reference}/agent.safetensors")', "```", "",
              f"`iris eval {reference}/agent.safetensors --env {game}` evaluates it with the paper's test protocol.", ""]

@@ -2,8 +2,8 @@
 from another agent of the same kind, ours or the authors', local or ``hf://``.
 
 ``initialization.path_to_checkpoint=PATH initialization.load_<phase>=true`` for each of the kind's
-training phases (IRIS: ``load_tokenizer``, ``load_world_model``, ``load_actor_critic``): the keys
-come from the kind's phases, so every kind has its own without a line here. A component is found
+training phases (the authors' ``load_<component>`` keys): the keys come from the kind's phases, so
+every kind has its own without a line here. A component is found
 in the other agent by the name it has in the agent's state dict; a shape that differs names the
 component and the config keys in which the two agents differ.
 """
