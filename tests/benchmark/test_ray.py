@@ -18,7 +18,9 @@ def test_one_run_through_a_local_ray_instance(tmp_path, capsys):
                  *tiny_benchmark_overrides(**{"evaluation.should": "false", "hydra.launcher.num_cpus": 1})]
     assert main(arguments) == 0
     out = capsys.readouterr().out
-    assert "Breakout seed 0: finished; 1 of 1 runs have a score" in out  # printed by the Ray worker
-    result = json.loads((sweep / "runs" / "Breakout" / "seed_0" / "eval" / "benchmark.json").read_text())
+    run_dir = sweep / "runs" / "Breakout" / "seed_0"
+    log = (run_dir / "benchmark.log").read_text()  # what the job printed in the Ray worker
+    assert "Breakout seed 0: training 2 epochs" in log and "Breakout seed 0: finished; 1 of 1 runs" in log
+    result = json.loads((run_dir / "eval" / "benchmark.json").read_text())
     assert json.loads((sweep / "scores.json").read_text())["Breakout"] == result["Breakout"]
     assert "1 of 1 runs finished" in out and (sweep / "report" / "report.md").is_file()
