@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import traceback
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ class BenchmarkJob:
             except Interrupted:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure of one run is recorded, never spread
+                traceback.print_exc()  # into the run's log, for whoever reads why it failed
                 record.failures += 1
                 record.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
                 record.gave_up = record.failures > self.max_retries

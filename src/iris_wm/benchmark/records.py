@@ -19,9 +19,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from iris_wm.atomic import atomic_write_text
 from iris_wm.benchmark.spec import BenchmarkSpec
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
+from iris_wm.training.hydra_app import RESOLVED_CONFIG
 from iris_wm.training.metrics_logger import read_metrics
 from iris_wm.training.run_folder import LOCK_FILE
 
@@ -102,10 +105,6 @@ def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunSta
 
 
 def target_epochs(run_dir: Path) -> int | None:
-    from omegaconf import OmegaConf
-
-    from iris_wm.training.hydra_app import RESOLVED_CONFIG
-
     path = run_dir / RESOLVED_CONFIG
     return OmegaConf.load(path).common.epochs if path.is_file() else None
 

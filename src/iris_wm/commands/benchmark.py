@@ -5,6 +5,7 @@ prints each run's state. Running the same command again continues the sweep (doc
 from __future__ import annotations
 
 import argparse
+import typing
 from pathlib import Path
 
 EPILOG = """examples:
@@ -38,10 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-envs", type=int, default=25, help="test environments per run (the paper: 25)")
     parser.add_argument("--report-reps", type=int, default=50_000, help="bootstrap reps of the report's CIs")
     slurm = parser.add_argument_group("SLURM (--launcher submitit)")
-    for field in SlurmOptions.__dataclass_fields__.values():
-        kind = str if "str" in str(field.type) else int
-        slurm.add_argument(slurm_flag(field.name), dest=f"slurm_{field.name}", type=kind, metavar="N" if kind is int
-                           else "NAME")
+    for name, hint in typing.get_type_hints(SlurmOptions).items():
+        kind = int if int in typing.get_args(hint) else str
+        slurm.add_argument(slurm_flag(name), dest=f"slurm_{name}", type=kind, metavar="N" if kind is int else "NAME")
     parser.add_argument("--ray-address", help="with --launcher ray: auto (this cluster) or ray://HOST:PORT; "
                                               "default: a Ray instance started here")
 
@@ -52,14 +52,13 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.benchmark.launchers import check_launcher
     from iris_wm.benchmark.records import sweep_status, write_scores
     from iris_wm.benchmark.spec import default_sweep_folder, open_sweep
+    from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import compose_sweep
 
     spec, games_text = build_spec(args)
     slurm = slurm_options(args)
     check_launcher(args.launcher, slurm, args.ray_address)
     if args.max_retries < 0:
-        from iris_wm.errors import IrisError
-
         raise IrisError(f"--max-retries must be at least 0, got {args.max_retries}")
     check_checkpoint(spec)
     sweep = (args.out or default_sweep_folder(spec, games_text)).resolve()
