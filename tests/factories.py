@@ -144,3 +144,67 @@ def folder_hash(folder: Path) -> str:
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def tiny_benchmark_overrides(**extra) -> list[str]:
+    """A run of a benchmark in a few seconds: two epochs with every phase (the tokenizer and the
+    world model from epoch 1, the actor-critic from 2), evaluated during training at epoch 2."""
+    overrides = {
+        "preset": "cpu-smoke", "common.epochs": 2, "common.num_threads": 1, "logger.tensorboard": "false",
+        "collection.train.num_steps": 16, "collection.test.num_envs": 1, "collection.test.num_episodes": 1,
+        "collection.train.num_episodes_to_save": 0, "collection.test.num_episodes_to_save": 0,
+        "env.test.max_episode_steps": 100, "evaluation.every": 2, "evaluation.save_reconstructions": "false",
+        "evaluation.imagination_episodes_to_save": 0,
+        **{f"training.{phase}.{key}": value for phase in ("tokenizer", "world_model", "actor_critic")
+           for key, value in (("batch_num_samples", 2), ("steps_per_epoch", 1))},
+        "training.tokenizer.start_after_epochs": 0, "training.world_model.start_after_epochs": 0,
+        "training.actor_critic.start_after_epochs": 1,
+        # narrower still than cpu-smoke's networks: the tokenizer's convolutions dominate on a CPU
+        "agent.tokenizer.embed_dim": 16, "agent.tokenizer.autoencoder.z_channels": 16,
+        "agent.actor_critic.lstm_dim": 32, **extra,
+    }
+    return [f"{key}={value}" for key, value in overrides.items()]
+
+
+def start_iris(arguments: list[str]):
+    """``iris ARGUMENTS`` in a process of its own group (so that a kill takes its children too)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "iris_wm.cli", *arguments], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_group_when(process, condition: Callable[[], bool], timeout_s: float = 300) -> None:
+    """SIGKILL ``process`` and everything it started, as soon as ``condition()`` holds."""
+    import contextlib
+    import os
+    import signal
+    import time
+
+    deadline = time.time() + timeout_s
+    try:
+        while time.time() < deadline and not condition():
+            assert process.poll() is None, f"the process ended (exit code {process.returncode}) before the kill"
+            time.sleep(0.1)
+        assert condition(), "the condition for the kill did not come in time"
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # ended already: the assertion above says why
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        while time.time() < deadline and group_alive(process.pid):  # its children die a moment later
+            time.sleep(0.05)
+
+
+def group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (zombies, already dead, excepted)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended while we looked
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False

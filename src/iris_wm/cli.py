@@ -25,6 +25,9 @@ SUBCOMMANDS = {
     "convert": ("iris_wm.commands.convert", "convert the authors' checkpoint (last.pt) to iris-wm's format"),
     "report": ("iris_wm.commands.report", "aggregate Atari 100k scores against published baselines"),
     "play": ("iris_wm.commands.play", "watch the agent, play inside the world model, browse episodes (window or MP4)"),
+    "benchmark": ("iris_wm.commands.benchmark", "games x seeds on a Hydra launcher (local, SLURM, Ray), resumable, "
+                                                "into scores.json and iris report"),
+    "push": ("iris_wm.commands.push", "upload a run's agent with a model card to the Hugging Face Hub"),
 }
 
 

@@ -6,6 +6,14 @@ import difflib
 import re
 from collections.abc import Iterable
 
+# The 26 games of the Atari 100k benchmark, spelled as their gym ids without the suffix.
+ATARI_100K_GAMES = (
+    "Alien", "Amidar", "Assault", "Asterix", "BankHeist", "BattleZone", "Boxing", "Breakout",
+    "ChopperCommand", "CrazyClimber", "DemonAttack", "Freeway", "Frostbite", "Gopher", "Hero",
+    "Jamesbond", "Kangaroo", "Krull", "KungFuMaster", "MsPacman", "Pong", "PrivateEye", "Qbert",
+    "RoadRunner", "Seaquest", "UpNDown",
+)  # fmt: skip
+
 
 def game_key(name: str) -> str:
     """'MsPacmanNoFrameskip-v4', 'ALE/MsPacman-v5', 'ms_pacman' and 'MsPacman' -> 'mspacman'."""

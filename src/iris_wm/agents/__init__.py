@@ -33,6 +33,15 @@ class OriginalFormat:
 
 
 @dataclass(frozen=True)
+class PretrainedAgent:
+    """A published agent of a kind: ``iris eval --pretrained GAME`` and ``iris play --pretrained GAME``."""
+
+    env_kind: str  # the environment kind its game belongs to (atari, crafter)
+    game: str  # its canonical id there (Breakout, Crafter)
+    reference: str  # hf://OWNER/REPO/FILE[@REVISION], or a local path
+
+
+@dataclass(frozen=True)
 class AgentKind:
     name: str
     description: str
@@ -44,6 +53,7 @@ class AgentKind:
     original: OriginalFormat | None = None
     # Checks of the config that need more than its values (files, devices), run before any work.
     check: Callable[[Any], None] | None = None
+    pretrained: tuple[PretrainedAgent, ...] = ()  # the authors' published agents of this kind
 
 
 BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm",
@@ -60,6 +70,23 @@ def get_agent_kind(name: str) -> AgentKind:
     return AGENT_KINDS.get(name)
 
 
+def find_pretrained(game: str, kind: str | None = None) -> tuple[AgentKind, PretrainedAgent]:
+    """The published agent for ``game`` (any spelling) of ``kind``, or of the first kind that has one."""
+    from iris_wm.games import match_game
+
+    kinds = [get_agent_kind(kind)] if kind is not None else list(AGENT_KINDS.records().values())
+    for record in kinds:
+        by_game = {entry.game: entry for entry in record.pretrained}
+        match, _ = match_game(game, by_game)
+        if match is not None:
+            return record, by_game[match]
+    known = sorted({entry.game for record in kinds for entry in record.pretrained})
+    _, close = match_game(game, known)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    owner = f"agent kind {kind!r}" if kind else "any agent kind"
+    raise IrisError(f"no published agent for {game!r} of {owner}; {hint}published: {', '.join(known) or 'none'}")
+
+
 def agent_config(kind: str, config: Mapping[str, Any] | Any | None = None) -> Any:
     """The validated config of an agent kind, from its defaults overridden by ``config``."""
     record = get_agent_kind(kind)
@@ -69,12 +96,16 @@ def agent_config(kind: str, config: Mapping[str, Any] | Any | None = None) -> An
     return built
 
 
-def create_model(kind: str = "iris", num_actions: int = 18, device: str | torch.device = "auto",
-                 config: Mapping[str, Any] | Any | None = None) -> Agent:
-    """A freshly initialised agent of ``kind``.
+def create_model(kind: str = "iris", num_actions: int | None = None, device: str | torch.device = "auto",
+                 config: Mapping[str, Any] | Any | None = None, action_size: int | None = None) -> Agent:
+    """A freshly initialised agent of ``kind`` with ``num_actions`` actions (18, the full Atari set,
+    by default); ``action_size`` is TorchWM's name for the same number.
 
     >>> agent = create_model("iris", num_actions=6, config={"tokenizer": {"perceptual_weight": 0}})
     """
+    if num_actions is not None and action_size is not None and num_actions != action_size:
+        raise IrisError(f"num_actions={num_actions} and action_size={action_size} name the same number; give one")
+    num_actions = next((n for n in (num_actions, action_size) if n is not None), 18)
     if num_actions < 1:
         raise IrisError(f"num_actions must be at least 1, got {num_actions}")
     return get_agent_kind(kind).build(agent_config(kind, config), num_actions).to(resolve_device(device))

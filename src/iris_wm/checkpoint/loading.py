@@ -1,5 +1,5 @@
 """``load_agent``: an agent from whatever path a user has: an iris-wm checkpoint folder, a run
-folder, or the authors' ``last.pt``."""
+folder, the authors' ``last.pt``, or any of these files on the Hugging Face Hub (``hf://...``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 
 from iris_wm.agents import Agent
 from iris_wm.checkpoint.agent_files import CONFIG_FILE, WEIGHTS_FILE, load_agent_folder
+from iris_wm.checkpoint.hub import download, is_hub_reference
 from iris_wm.checkpoint.original import load_original_agent
 from iris_wm.checkpoint.run_checkpoint import latest_checkpoint
 from iris_wm.errors import IrisError
@@ -20,8 +21,8 @@ def load_agent(path: str | Path, device: str | torch.device = "auto",
                config: Mapping[str, Any] | None = None) -> Agent:
     """An agent from one of: an iris-wm checkpoint folder (or its ``agent.safetensors``), a run
     folder, or the authors' ``last.pt`` of any registered kind (converted on the fly; ``config``
-    overrides apply to it)."""
-    path = Path(path)
+    overrides apply to it); or ``hf://OWNER/REPO/FILE[@REVISION]``, one of these files on the hub."""
+    path = download(path) if is_hub_reference(path) else Path(path)
     if not path.exists():
         raise IrisError(f"checkpoint not found: {path}; give a checkpoint folder, a run folder or a last.pt file")
     if path.is_file() and path.suffix == ".pt":

@@ -15,6 +15,8 @@ EXTRAS = {
     "lm": ["transformers", "peft"],
     "report": ["rliable", "matplotlib"],
     "logging": ["wandb"],
+    "cluster": ["submitit", "hydra-submitit-launcher", "ray"],
+    "hub": ["huggingface_hub"],
 }
 
 

@@ -14,7 +14,11 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="a run folder, a checkpoint folder, or the authors' last.pt")
+    from iris_wm.commands.pretrained import add_pretrained_arguments
+
+    parser.add_argument("path", nargs="?", help="a run folder, a checkpoint folder, the authors' last.pt, or "
+                                                "hf://OWNER/REPO/FILE[@REVISION]")
+    add_pretrained_arguments(parser)
     parser.epilog = ("keys: Enter new episode, . pause, , record, Esc quit; -w and -e print theirs at start. "
                      "Details: docs/play.md")
     mode_group = parser.add_argument_group("mode (default: the agent plays the real test game)")
@@ -57,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
+    from iris_wm.commands.pretrained import agent_source
     from iris_wm.play.session import Options, open_source
 
     check_arguments(args)
@@ -64,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out, "--out", folder=False)
     if not args.headless:
         check_display()
-    options = Options(args.mode, args.env, args.device, args.seed, args.temperature, args.reconstruction,
-                      args.flush_every)
-    source, run_dir, action_names = open_source(args.path, options)
+    agent = agent_source(args)
+    options = Options(args.mode, args.env or agent.game, args.device, args.seed, args.temperature,
+                      args.reconstruction, args.flush_every, agent.env_kind)
+    source, run_dir, action_names = open_source(agent.path, options)
     recordings = args.recordings or (run_dir or Path(".")) / "media" / "recordings"
     if args.headless:
         from iris_wm.play.headless import write_headless

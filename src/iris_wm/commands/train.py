@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from iris_wm.commands.front_door import FLAGS
+
 EPILOG = """examples:
   iris train env.id=Pong preset=cpu-smoke           tiny networks, a few minutes on a CPU
   iris train env.id=Breakout                        the paper's protocol (preset=atari100k)
   iris train env.id=Pong common.device=cuda:1 training.learning_rate=3e-4
   iris train -m env.id=Pong,Breakout common.seed=0,1,2   a sweep, one run folder per job
   iris train agent=iris env=atari env.id=Pong       the agent and environment kinds (iris info lists them)
+  iris train iris --env ALE/Pong-v5 --device cuda   TorchWM's spelling of agent=iris env.id=... common.device=...
 Every option is a key of the config (see src/iris_wm/training/config.py and config/preset/)."""
 
 
@@ -19,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("-m", "--multirun", action="store_true", help="sweep: one run per combination of a,b values")
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, preset=NAME")
+    for flag, key in FLAGS.items():  # TorchWM's flags, also accepted among the overrides
+        parser.add_argument(flag, dest=f"torchwm_{key}", metavar="VALUE", help=f"TorchWM's spelling of {key}=VALUE")
 
 
 def train(config, run_dir: Path) -> int:
@@ -31,12 +36,16 @@ def train(config, run_dir: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from iris_wm.commands.front_door import translate_train_arguments
     from iris_wm.training.hydra_app import compose_sweep, launch
     from iris_wm.training.run_folder import check_new_folder, new_run_folder
 
     sweep_flags = {"-m", "--multirun"}
-    overrides = [o for o in args.overrides if o not in sweep_flags]
-    multirun = args.multirun or len(overrides) < len(args.overrides)
+    flags = [f"{flag}={getattr(args, f'torchwm_{key}')}" for flag, key in FLAGS.items()
+             if getattr(args, f"torchwm_{key}") is not None]
+    arguments = translate_train_arguments([*flags, *args.overrides])
+    overrides = [o for o in arguments if o not in sweep_flags]
+    multirun = args.multirun or len(overrides) < len(arguments)
     compose_sweep(overrides)  # every job's config, before anything is written
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = next((o.split("=", 1)[1] for o in overrides if o.startswith(f"{key}=")), None)

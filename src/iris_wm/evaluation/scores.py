@@ -22,14 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from iris_wm.errors import IrisError
-from iris_wm.games import game_key, match_game
-
-ATARI_100K_GAMES = (
-    "Alien", "Amidar", "Assault", "Asterix", "BankHeist", "BattleZone", "Boxing", "Breakout",
-    "ChopperCommand", "CrazyClimber", "DemonAttack", "Freeway", "Frostbite", "Gopher", "Hero",
-    "Jamesbond", "Kangaroo", "Krull", "KungFuMaster", "MsPacman", "Pong", "PrivateEye", "Qbert",
-    "RoadRunner", "Seaquest", "UpNDown",
-)  # fmt: skip
+from iris_wm.games import ATARI_100K_GAMES, game_key, match_game
 
 RAW, HNS = "raw", "hns"  # what the numbers of a MethodScores are
 

@@ -31,6 +31,7 @@ class Options:
     temperature: float = 0.5  # the paper's test temperature; the authors' viewer used 1.0
     reconstruction: bool = False
     flush_every: int | None = None
+    env_kind: str | None = None  # of the game, where no run folder says it (a published agent's)
 
 
 def find_run_dir(path: Path) -> Path | None:
@@ -42,17 +43,19 @@ def find_run_dir(path: Path) -> Path | None:
     return next((folder for folder in candidates if (folder / RESOLVED_CONFIG).is_file()), None)
 
 
-def open_source(path: Path, options: Options):
-    """The frame source of the mode, the run folder (or None) and the game's action names."""
+def open_source(path: Path | str, options: Options):
+    """The frame source of the mode, the run folder (or None) and the game's action names; ``path``
+    is local or an ``hf://`` reference."""
     from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
 
-    if not path.exists():
+    local = isinstance(path, Path)
+    if local and not path.exists():
         raise IrisError(f"{path} does not exist; give a run folder, a checkpoint folder or a last.pt file")
-    run_dir = find_run_dir(path)
+    run_dir = find_run_dir(path) if local else None
     env_config = _run_config(run_dir).env if run_dir else None
     if options.game is None and env_config is None:
         raise IrisError(f"{path} is not inside a run folder: say which game with --env, e.g. --env Breakout")
-    env_kind = get_env_kind(env_config.kind if env_config is not None else DEFAULT_ENV_KIND)
+    env_kind = get_env_kind(env_config.kind if env_config is not None else options.env_kind or DEFAULT_ENV_KIND)
     # The run's test settings (full games, one no-op start), or the paper's when there is no run.
     test_config = env_config.test if env_config is not None else env_kind.config_class().test
     game = env_kind.resolve_id(options.game or test_config.id)
@@ -74,7 +77,7 @@ def _run_config(run_dir: Path):
     return read_run_config(run_dir, [])
 
 
-def _agent_source(path: Path, options: Options, names: list[str], env_kind, env_config):
+def _agent_source(path: Path | str, options: Options, names: list[str], env_kind, env_config):
     import torch
 
     from iris_wm.checkpoint import load_agent

@@ -106,3 +106,6 @@ class TrainConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    # A warm start from another agent of the kind: path_to_checkpoint and load_<phase> for each of
+    # its training phases (training/warm_start.py; the agent kind's keys, checked there).
+    initialization: Any = field(default_factory=dict)

@@ -24,6 +24,7 @@ from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
 from iris_wm.errors import IrisError, describe_os_error
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.run_folder import lock_run_folder, release_run_folder, remove_unstarted_run
+from iris_wm.training.warm_start import check_initialization, initialization_defaults
 
 CONFIG_MODULE = "iris_wm.config"
 CONFIG_NAME = "train"
@@ -38,8 +39,9 @@ def register_schema() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     for name, kind in AGENT_KINDS.records().items():
-        store.store(group="agent", name=name, node={"agent": kind.config_class, "training": kind.training_class},
-                    package="_global_")
+        store.store(group="agent", name=name, package="_global_", node={
+            "agent": kind.config_class, "training": kind.training_class,
+            "initialization": initialization_defaults(kind)})
         store_presets(store, "agent_preset", name, kind.presets)
     for name, kind in ENV_KINDS.records().items():
         store.store(group="env", name=name, node={"env": kind.config_class}, package="_global_")
@@ -69,6 +71,7 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
         schema.agent = OmegaConf.structured(agent_kind.config_class)
         schema.env = OmegaConf.structured(env_kind.config_class)
         schema.training = OmegaConf.structured(agent_kind.training_class)
+        schema.initialization = OmegaConf.create(initialization_defaults(agent_kind), flags={"struct": True})
         config: TrainConfig = OmegaConf.to_object(OmegaConf.merge(schema, data))
     except MissingMandatoryValue as error:
         key = getattr(error, "full_key", "") or "env.id"
@@ -77,6 +80,7 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
     except OmegaConfBaseException as error:
         raise IrisError(describe_config_error(error)) from None
     check_bounds(config)
+    check_initialization(config.initialization, agent_kind)
     if agent_kind.check is not None:
         agent_kind.check(config.agent)
     env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
@@ -188,22 +192,44 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_
     each job holding its run folder's lock; the first failing job's exit code. A job that fails
     before its first checkpoint leaves nothing behind (``made_folder``: this process made the run
     or sweep folder)."""
+    return run_hydra(overrides, TrainJob(task, made_folder))
+
+
+def run_hydra(overrides: list[str], job: Callable[[DictConfig], None]) -> int:
+    """Hydra's app over our config with ``overrides`` (``--multirun`` first for a sweep): ``job(cfg)``
+    runs once per job, through the launcher the overrides choose (``hydra/launcher=...``); a job's
+    ``SystemExit`` ends the app with its code."""
     import hydra
-    from hydra.core.hydra_config import HydraConfig
 
     register_schema()
+    main = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")(job)
+    sys.argv = ["iris train", *with_presets(overrides)]
+    try:
+        main()
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0
 
-    @hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")
-    def main(cfg: DictConfig) -> None:
+
+class TrainJob:
+    """One job of ``iris train``: lock the run folder, check and save the config, run the task; on
+    a failure before the first checkpoint, leave nothing behind."""
+
+    def __init__(self, task: Callable[[TrainConfig, Path], int], made_folder: bool) -> None:
+        self.task, self.made_folder = task, made_folder
+
+    def __call__(self, cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
         run_dir = Path(HydraConfig.get().runtime.output_dir)
-        made = made_folder or HydraConfig.get().mode.name == "MULTIRUN"  # job folders are new
+        made = self.made_folder or HydraConfig.get().mode.name == "MULTIRUN"  # job folders are new
         locked = False
         try:
             lock_run_folder(run_dir)
             locked = True
             config = to_train_config(cfg)
             write_resolved_config(run_dir, cfg)
-            code = task(config, run_dir)
+            code = self.task(config, run_dir)
             if code:  # interrupted: a run with no checkpoint yet cannot be resumed, so nothing is kept
                 remove_unstarted_run(run_dir, made)
         except (IrisError, OSError) as error:
@@ -215,13 +241,6 @@ def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_
         release_run_folder(run_dir)
         if code:
             sys.exit(code)
-
-    sys.argv = ["iris train", *with_presets(overrides)]
-    try:
-        main()
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
 
 
 def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:

@@ -29,6 +29,7 @@ from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
 from iris_wm.training.run_state import RunState, Stateful
+from iris_wm.training.warm_start import PATH_KEY, warm_start
 
 RETURN_CURVES = (Curve("train_dataset/return"), Curve("test_dataset/return"))
 
@@ -47,6 +48,9 @@ class Trainer:
         self.test_env = env_kind.make_vector_env(config.env.test, collection.test.num_envs, seed + 10_000)
         self.agent = create_model(config.agent.kind, self.train_env.num_actions, self.device, config.agent)
         self.phases: list[Phase] = self.agent.phases(config.training)
+        if not resume:
+            for name in warm_start(self.agent, self.phases, config.initialization):
+                print(f"warm start: the {name} from {config.initialization[PATH_KEY]}", flush=True)
         self.optimizers = {phase.name: make_optimizer(phase.module, phase.learning_rate, phase.settings.weight_decay)
                            for phase in self.phases}
         self.static = collection.static_dataset

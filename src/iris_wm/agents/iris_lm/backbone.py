@@ -10,24 +10,34 @@ context, filled through ``cache_position``, so the shapes of the token step neve
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from iris_wm.errors import IrisError
 
-try:
-    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, StaticCache
-except ImportError as error:
-    raise IrisError(f"the LM world model needs the 'lm' extra: pip install 'iris-wm[lm]' ({error})") from error
+if importlib.util.find_spec("transformers") is None:
+    raise IrisError("the LM world model needs the 'lm' extra: pip install 'iris-wm[lm]'")
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+
+def transformers():
+    """The ``transformers`` module, imported when an LM is first built: its import takes seconds,
+    which every ``iris`` command would pay for registering this kind."""
+    import transformers
+
+    return transformers
 
 
 class LMCache:
     """The LM's static key/value cache with the interface of IRIS's KV cache (``size``, ``reset``)."""
 
     def __init__(self, lm: PreTrainedModel, batch_size: int, max_tokens: int) -> None:
-        self.cache = StaticCache(config=lm.config, max_cache_len=max_tokens)
+        self.cache = transformers().StaticCache(config=lm.config, max_cache_len=max_tokens)
         self.batch_size, self.max_tokens = batch_size, max_tokens
         self.size = 0  # positions filled; a Python int, as IRIS's cache
 
@@ -73,7 +83,7 @@ def check_lm_config(name_or_path: str, revision: str | None, max_tokens: int):
     """The LM's config, read before any work: one clear line when the model is not there or cannot
     hold the world model's context."""
     try:
-        config = AutoConfig.from_pretrained(name_or_path, revision=revision)
+        config = transformers().AutoConfig.from_pretrained(name_or_path, revision=revision)
     except (OSError, ValueError) as error:  # no such folder or id, offline, or a folder with no model
         raise IrisError(f"agent.world_model.model_name_or_path={name_or_path!r} could not be loaded "
                         f"({str(error).splitlines()[0][:160]}); give a local folder written by save_pretrained, "
@@ -95,7 +105,8 @@ def load_causal_lm(name_or_path: str, revision: str | None, load_in_4bit: bool =
         four_bit = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)
         quantized = {"quantization_config": four_bit, "device_map": {"": torch.cuda.current_device()}}
     try:
-        lm = AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32, **quantized)
+        lm = transformers().AutoModelForCausalLM.from_pretrained(name_or_path, revision=revision, dtype=torch.float32,
+                                                                 **quantized)
     except ValueError as error:  # the config is of a model that has no causal-LM head
         raise IrisError(f"{name_or_path} is not a causal language model ({str(error).splitlines()[0][:160]}); "
                         f"give a model that AutoModelForCausalLM loads") from None

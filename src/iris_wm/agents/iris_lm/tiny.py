@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from iris_wm.agents.iris_lm.backbone import AutoModelForCausalLM
+from iris_wm.agents.iris_lm.backbone import transformers
 
 ARCHITECTURES = ("llama", "gpt2")  # rotary positions, learned positions
 
@@ -29,7 +29,7 @@ def tiny_config(arch: str, context: int = 512):
 
 def write_tiny_lm(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
     torch.manual_seed(seed)
-    AutoModelForCausalLM.from_config(tiny_config(arch)).save_pretrained(out_dir)
+    transformers().AutoModelForCausalLM.from_config(tiny_config(arch)).save_pretrained(out_dir)
     return Path(out_dir)
 
 

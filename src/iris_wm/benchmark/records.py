@@ -1,0 +1,149 @@
+"""Each run's state in a sweep, and the sweep's score file.
+
+A run folder is the truth about training (its checkpoint's epoch, its metrics) and about the
+result (``eval/benchmark.json``, written once the run is evaluated). Beside the run folders, the
+sweep keeps one small record per run (``state/GAME_seedS.json``: attempts, failures, the last
+error), written only by the job holding that run folder's lock, so that jobs never write the same
+file. The score file is rebuilt from the runs' results under a lock of its own: a job that fails,
+or finishes at the same moment as another, never loses another's score.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from iris_wm.atomic import atomic_write_text
+from iris_wm.benchmark.spec import BenchmarkSpec
+from iris_wm.checkpoint.run_checkpoint import completed_epochs
+from iris_wm.training.hydra_app import RESOLVED_CONFIG
+from iris_wm.training.metrics_logger import read_metrics
+from iris_wm.training.run_folder import LOCK_FILE
+
+RESULT = Path("eval") / "benchmark.json"  # in a run folder: its score in the published format
+LOG = "benchmark.log"  # in a run folder: everything its jobs printed
+SCORES = "scores.json"
+TEST_RETURN = "test_dataset/return"
+
+
+@dataclass
+class RunRecord:
+    game: str
+    seed: int
+    attempts: int = 0
+    failures: int = 0
+    gave_up: bool = False  # failed more than --max-retries times
+    error: str | None = None  # of the last failure
+
+
+def record_path(sweep: Path, game: str, seed: int) -> Path:
+    return sweep / "state" / f"{game}_seed{seed}.json"
+
+
+def read_record(sweep: Path, game: str, seed: int) -> RunRecord:
+    path = record_path(sweep, game, seed)
+    return RunRecord(**json.loads(path.read_text())) if path.is_file() else RunRecord(game, seed)
+
+
+def write_record(sweep: Path, record: RunRecord) -> None:
+    atomic_write_text(record_path(sweep, record.game, record.seed), json.dumps(asdict(record), indent=1))
+
+
+def is_locked(run_dir: Path) -> bool:
+    """Whether a live process holds the run folder's lock (the kernel drops it when its holder dies)."""
+    path = run_dir / LOCK_FILE
+    if not path.is_file():
+        return False
+    with open(path) as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(file, fcntl.LOCK_UN)
+    return False
+
+
+@dataclass
+class RunStatus:
+    game: str
+    seed: int
+    state: str  # finished, running, interrupted, failed, pending
+    epoch: int  # of its last checkpoint
+    epochs: int | None  # the run's common.epochs, once it started
+    test_return: float | None  # the last evaluation's mean test return during training
+    score: float | None  # the benchmark result, once finished
+    log: Path
+    error: str | None
+
+
+def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunStatus:
+    run_dir = spec.run_dir(sweep, game, seed)
+    record = read_record(sweep, game, seed)
+    epoch = completed_epochs(run_dir / "checkpoints") if run_dir.is_dir() else 0
+    result = read_result(run_dir)
+    if result is not None:
+        state = "finished"
+    elif is_locked(run_dir):
+        state = "running"
+    elif record.gave_up:
+        state = "failed"
+    elif epoch > 0 or record.attempts > 0:
+        state = "interrupted"
+    else:
+        state = "pending"
+    returns = [entry[TEST_RETURN] for entry in read_metrics(run_dir) if TEST_RETURN in entry]
+    return RunStatus(game, seed, state, epoch, target_epochs(run_dir), returns[-1] if returns else None,
+                     result, run_dir / LOG, record.error)
+
+
+def target_epochs(run_dir: Path) -> int | None:
+    path = run_dir / RESOLVED_CONFIG
+    return OmegaConf.load(path).common.epochs if path.is_file() else None
+
+
+def read_result(run_dir: Path) -> float | None:
+    path = run_dir / RESULT
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return next(value[0] for key, value in data.items() if isinstance(value, list))
+
+
+def sweep_status(spec: BenchmarkSpec, sweep: Path) -> list[RunStatus]:
+    return [run_status(spec, sweep, game, seed) for game, seed in spec.jobs()]
+
+
+@contextmanager
+def scores_lock(sweep: Path) -> Iterator[None]:
+    fd = os.open(sweep / ".scores.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_scores(spec: BenchmarkSpec, sweep: Path) -> dict:
+    """``scores.json`` in the published runs format, ``{game: [score of each finished seed]}``, with
+    which seeds those are under ``details``; rebuilt from every finished run's result."""
+    with scores_lock(sweep):
+        games: dict[str, list[float]] = {}
+        seeds: dict[str, list[int]] = {}
+        for game, seed in spec.jobs():
+            score = read_result(spec.run_dir(sweep, game, seed))
+            if score is not None:
+                games.setdefault(game, []).append(score)
+                seeds.setdefault(game, []).append(seed)
+        details = {"agent": spec.agent, "env": spec.env, "seeds": seeds, "checkpoint": spec.checkpoint,
+                   "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        data = {**games, "details": details}
+        atomic_write_text(sweep / SCORES, json.dumps(data, indent=1) + "\n")
+    return data

@@ -1,0 +1,191 @@
+"""``iris benchmark``: games x seeds of one agent, trained and evaluated with the paper's protocol
+on a Hydra launcher, into ``SWEEP/scores.json`` and ``iris report``; ``iris benchmark status SWEEP``
+prints each run's state. Running the same command again continues the sweep (docs/benchmark.md)."""
+
+from __future__ import annotations
+
+import argparse
+import typing
+from pathlib import Path
+
+EPILOG = """examples:
+  iris benchmark --agent iris --games atari26 --seeds 5 --launcher submitit --partition gpu --gpus-per-node 1
+  iris benchmark --games Pong,Breakout --seeds 2 preset=cpu-smoke     one machine, tiny networks
+  iris benchmark --env crafter --seeds 3 --launcher ray --ray-address auto
+  iris benchmark --game ALE/Pong-v5 --checkpoint path/to/agent --seeds 5   evaluate one agent over 5 seeds
+  iris benchmark status benchmark/iris_atari26_5seeds_train"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from iris_wm.benchmark.launchers import LAUNCHERS, SlurmOptions, slurm_flag
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="iris train overrides of every run (or: status SWEEP)")
+    parser.add_argument("--agent", default=None, help="the agent kind (iris info lists them; default iris)")
+    parser.add_argument("--games", help="atari26, or games separated by commas (Pong,Breakout)")
+    parser.add_argument("--game", dest="games", help="one game (TorchWM's spelling of --games)")
+    parser.add_argument("--env", help="the environment kind (atari, crafter) or a game id (ALE/Pong-v5)")
+    parser.add_argument("--seeds", type=int, default=5, help="runs per game, seeds 0..N-1 (default 5)")
+    parser.add_argument("--launcher", choices=list(LAUNCHERS), default="local",
+                        help="local (one run after the other here), submitit (SLURM), submitit-local, ray")
+    parser.add_argument("--out", type=Path, help="the sweep folder (default: named after the command, so that "
+                                                 "running it again continues the sweep)")
+    parser.add_argument("--max-retries", type=int, default=2, help="restarts of a failed run (default 2)")
+    parser.add_argument("--checkpoint", help="evaluate this agent (a path or hf:// reference) over the seeds "
+                                             "instead of training")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="test episodes per run (the paper: 100)")
+    parser.add_argument("--eval-envs", type=int, default=25, help="test environments per run (the paper: 25)")
+    parser.add_argument("--report-reps", type=int, default=50_000, help="bootstrap reps of the report's CIs")
+    slurm = parser.add_argument_group("SLURM (--launcher submitit)")
+    for name, hint in typing.get_type_hints(SlurmOptions).items():
+        kind = int if int in typing.get_args(hint) else str
+        slurm.add_argument(slurm_flag(name), dest=f"slurm_{name}", type=kind, metavar="N" if kind is int else "NAME")
+    parser.add_argument("--ray-address", help="with --launcher ray: auto (this cluster) or ray://HOST:PORT; "
+                                              "default: a Ray instance started here")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.overrides[:1] == ["status"]:
+        return status(args.overrides[1:])
+    from iris_wm.benchmark.launchers import check_launcher
+    from iris_wm.benchmark.records import sweep_status, write_scores
+    from iris_wm.benchmark.spec import default_sweep_folder, open_sweep
+    from iris_wm.errors import IrisError
+    from iris_wm.training.hydra_app import compose_sweep
+
+    spec, games_text = build_spec(args)
+    slurm = slurm_options(args)
+    check_launcher(args.launcher, slurm, args.ray_address)
+    if args.max_retries < 0:
+        raise IrisError(f"--max-retries must be at least 0, got {args.max_retries}")
+    check_checkpoint(spec)
+    sweep = (args.out or default_sweep_folder(spec, games_text)).resolve()
+    # every job's config, before any work (Hydra's own settings are checked by Hydra when it launches)
+    compose_sweep([*(o for o in spec.train_overrides() if not o.startswith(("hydra.", "hydra/"))),
+                   f"env.id={','.join(spec.games)}", f"common.seed={','.join(map(str, range(spec.seeds)))}"])
+    started = open_sweep(sweep, spec)
+    before = sweep_status(spec, sweep)
+    counts = {state: sum(run.state == state for run in before) for state in {run.state for run in before}}
+    print(f"benchmark {sweep}: {'new sweep, ' if started else ''}{len(before)} runs "
+          f"({', '.join(f'{n} {state}' for state, n in sorted(counts.items()))}), launcher {args.launcher}",
+          flush=True)
+    code = launch_unfinished(spec, sweep, before, args, slurm)
+    write_scores(spec, sweep)
+    runs = sweep_status(spec, sweep)
+    print(status_table(runs))
+    if code:
+        return code
+    return report(spec, sweep, runs, args.report_reps)
+
+
+def launch_unfinished(spec, sweep: Path, runs, args: argparse.Namespace, slurm) -> int:
+    """One Hydra multirun over the games and seeds that have an unfinished run (a cluster job is
+    not spent on a run that has its result): the exit code of the launch."""
+    from iris_wm.benchmark.job import BenchmarkJob
+    from iris_wm.benchmark.launchers import launcher_overrides
+    from iris_wm.training.hydra_app import run_hydra
+
+    unfinished = [run for run in runs if run.state != "finished"]
+    if not unfinished:
+        return 0
+    games = list(dict.fromkeys(run.game for run in unfinished))
+    seeds = sorted({run.seed for run in unfinished})
+    overrides = [*spec.sweep_overrides(sweep, games, seeds),
+                 *launcher_overrides(args.launcher, slurm, args.ray_address, sweep)]
+    return run_hydra(overrides, BenchmarkJob(sweep, spec, args.max_retries))
+
+
+def build_spec(args: argparse.Namespace):
+    from iris_wm.agents import DEFAULT_AGENT_KIND, get_agent_kind
+    from iris_wm.benchmark.spec import BenchmarkSpec, parse_games
+    from iris_wm.commands.front_door import env_choice
+    from iris_wm.envs import get_env_kind
+    from iris_wm.errors import IrisError
+
+    kind = get_agent_kind(args.agent or DEFAULT_AGENT_KIND)
+    env_name, env_game = env_choice(args.env)
+    env_kind = get_env_kind(env_name)
+    games_text = args.games or env_game or _default_game(env_kind)
+    if games_text is None:
+        raise IrisError("say which games: --games atari26, --games Pong,Breakout or --game Pong")
+    checkpoint = args.checkpoint
+    if checkpoint is not None and not checkpoint.startswith("hf://"):
+        checkpoint = str(Path(checkpoint).resolve())
+    spec = BenchmarkSpec(kind.name, env_kind.name, parse_games(games_text, env_kind), args.seeds,
+                         tuple(args.overrides), checkpoint, args.eval_episodes, args.eval_envs)
+    return spec, games_text
+
+
+def _default_game(env_kind) -> str | None:
+    game = env_kind.config_class().id
+    return None if game in (None, "???") else game
+
+
+def slurm_options(args: argparse.Namespace):
+    from iris_wm.benchmark.launchers import SlurmOptions
+
+    return SlurmOptions(**{name: getattr(args, f"slurm_{name}") for name in SlurmOptions.__dataclass_fields__})
+
+
+def check_checkpoint(spec) -> None:
+    """With --checkpoint: the agent loads, is of the --agent kind and fits every game's actions."""
+    if spec.checkpoint is None:
+        return
+    from iris_wm.checkpoint import load_agent
+    from iris_wm.envs import get_env_kind
+    from iris_wm.errors import IrisError
+
+    agent = load_agent(spec.checkpoint, device="cpu")
+    if agent.kind != spec.agent:
+        raise IrisError(f"{spec.checkpoint} is a {agent.kind} agent, not {spec.agent}; pass --agent {agent.kind}")
+    env_kind = get_env_kind(spec.env)
+    for game in spec.games:
+        if len(env_kind.action_names(game)) != agent.num_actions:
+            raise IrisError(f"{game} has {len(env_kind.action_names(game))} actions but {spec.checkpoint} has "
+                            f"{agent.num_actions}; benchmark it on the game it was trained on")
+
+
+def status(arguments: list[str]) -> int:
+    from iris_wm.benchmark.records import sweep_status
+    from iris_wm.benchmark.spec import read_spec
+    from iris_wm.errors import IrisError
+
+    if len(arguments) != 1:
+        raise IrisError("usage: iris benchmark status SWEEP (the folder iris benchmark wrote)")
+    sweep = Path(arguments[0])
+    print(status_table(sweep_status(read_spec(sweep), sweep)))
+    return 0
+
+
+def status_table(runs) -> str:
+    rows = [("run", "state", "epoch", "test return", "score", "log")]
+    for run in runs:
+        epoch = f"{run.epoch}/{run.epochs}" if run.epochs is not None else "-"
+        test_return = "-" if run.test_return is None else f"{run.test_return:.2f}"
+        score = "-" if run.score is None else f"{run.score:.2f}"
+        state = run.state if run.error is None or run.state == "finished" else f"{run.state} ({run.error[:40]})"
+        rows.append((f"{run.game} seed {run.seed}", state, epoch, test_return, score, str(run.log)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
+             for row in rows]
+    finished = sum(run.state == "finished" for run in runs)
+    return "\n".join([*lines, f"{finished} of {len(runs)} runs finished"])
+
+
+def report(spec, sweep: Path, runs, reps: int) -> int:
+    """``iris report`` on the finished sweep: its runs against the bundled references, in SWEEP/report."""
+    from iris_wm.benchmark.spec import RUNS
+    from iris_wm.commands import report as report_command
+
+    unfinished = [f"{run.game} seed {run.seed}" for run in runs if run.state != "finished"]
+    if unfinished:
+        print(f"not reported: {len(unfinished)} runs are not finished ({', '.join(unfinished[:5])}); run the same "
+              f"command again to continue them", flush=True)
+        return 1
+    parser = argparse.ArgumentParser(prog="iris report")
+    report_command.add_arguments(parser)
+    arguments = [f"{spec.agent}={sweep / RUNS}", "--out", str(sweep / "report"), "--reps", str(reps)]
+    print(f"iris report {' '.join(arguments)}", flush=True)
+    return report_command.run(parser.parse_args(arguments))

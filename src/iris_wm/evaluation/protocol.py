@@ -1,0 +1,82 @@
+"""The paper's test protocol on the real game: full games (the env kind's test settings), actions
+sampled at a temperature (the paper: 0.5), a number of episodes over several environments (the
+authors' evaluation script: 100 over 25). The result is a score file in the published runs format
+(``{game: [score of this run]}``) with the details beside, as ``iris eval`` and ``iris benchmark``
+write it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iris_wm.agents.base import Agent
+from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.envs import EnvKind
+from iris_wm.errors import IrisError
+from iris_wm.training.collector import Collector
+from iris_wm.training.config import CollectionConfig
+from iris_wm.training.media import EpisodeMediaDir
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    episodes: int = 100
+    num_envs: int = 25
+    temperature: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1 or self.num_envs < 1:
+            raise IrisError("--episodes and --num-envs must be at least 1")
+        if not self.temperature > 0:
+            raise IrisError(f"--temperature must be positive, got {self.temperature} (the paper's test protocol: 0.5)")
+
+
+def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalProtocol, source: str,
+             video_dir: Path | None = None) -> dict[str, Any]:
+    """Play ``protocol.episodes`` test episodes -> ``{game: [score], "details": {...}}``, where the
+    score is the env kind's ``score_metric`` (else the mean return)."""
+    env = env_kind.make_vector_env(env_config, min(protocol.num_envs, protocol.episodes), protocol.seed)
+    if env.num_actions != agent.num_actions:
+        env.close()
+        raise IrisError(f"{env_config.id} has {env.num_actions} actions but the agent was trained with "
+                        f"{agent.num_actions}; pass the game it was trained on with --env")
+    videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
+    dataset = EpisodeDataset(None, "eval")
+
+    def save_video(episode_id, episode) -> None:
+        videos.save(episode_id, 0, episode, title=f"{env_config.id} test episode {episode_id}",
+                    action_names=env.action_names)
+
+    collector = Collector(env, dataset, np.random.default_rng(protocol.seed), protocol.seed,
+                          on_episode_end=save_video, step_extras=env_kind.step_extras)
+    collector.collect(agent.eval(), CollectionConfig(num_envs=env.num_envs, epsilon=0.0,
+                                                     temperature=protocol.temperature, num_steps=None,
+                                                     num_episodes=protocol.episodes), epoch=0)
+    env.close()
+    episodes = [dataset.get_episode(i) for i in dataset.episode_ids]
+    returns = [episode.metrics()["episode_return"] for episode in episodes]
+    details = {"checkpoint": source, "episodes": len(returns), "mean": float(np.mean(returns)),
+               "std": float(np.std(returns)), "episode_returns": returns, "temperature": protocol.temperature,
+               "seed": protocol.seed}
+    # What the env kind measures beyond the return (Crafter: achievement counts and the score).
+    finals = [episode.final_extras() for episode in episodes]
+    details |= {f"episode_{name}": [final[name].tolist() for final in finals] for name in finals[0]}
+    if env_kind.episode_metrics:
+        details |= env_kind.episode_metrics(finals)
+    score = details[env_kind.score_metric] if env_kind.score_metric else float(np.mean(returns))
+    return {env_config.id: [score], "details": details}
+
+
+def summary_lines(result: dict[str, Any], score_metric: str | None) -> list[str]:
+    """What ``iris eval`` prints of a result: returns, and the env kind's score where it has one."""
+    game, details = next(key for key in result if key != "details"), result["details"]
+    returns = details["episode_returns"]
+    lines = [f"{game}: mean return {details['mean']:.2f} ± {details['std']:.2f} over {len(returns)} episodes; "
+             f"returns: {' '.join(f'{r:g}' for r in returns)}"]
+    if score_metric:
+        lines.append(f"{game}: {score_metric} {result[game][0]:.2f}")
+    return lines
