@@ -49,3 +49,24 @@ def test_a_shape_mismatch_names_the_component_and_the_config_key(tmp_path, capsy
     assert len(err.splitlines()) == 1
     assert "the world_model's" in err and "agent.world_model.embed_dim differs (32 there, 64 here)" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_delta_iris_warm_start_brings_the_target_critic_with_the_actor_critic(tmp_path):
+    from iris_wm.training.warm_start import warm_start
+    from tests.factories import tiny_delta_overrides
+
+    config = compose_config([o for o in tiny_delta_overrides(tmp_path / "unused") if not o.startswith("hydra.")])
+    torch.manual_seed(1)
+    source = iris_wm.create_model("delta-iris", num_actions=4, device="cpu", config=config.agent)
+    source.actor_critic.target_model.lstm.bias_hh.data += 1.0  # a target that lags the online model
+    path = iris_wm.save_agent(source, tmp_path / "source")
+    torch.manual_seed(2)
+    agent = iris_wm.create_model("delta-iris", num_actions=4, device="cpu", config=config.agent)
+    section = {"path_to_checkpoint": str(path), "load_tokenizer": False, "load_world_model": False,
+               "load_actor_critic": True}
+    assert warm_start(agent, agent.phases(config.training), section) == ["actor_critic"]
+    ours, theirs = agent.state_dict(), source.state_dict()
+    assert all(torch.equal(ours[key], theirs[key]) for key in ours if key.startswith("actor_critic."))
+    randomly_initialised = [key for key in ours if not key.startswith("actor_critic.")
+                            and ours[key].is_floating_point() and ours[key].std() > 0]
+    assert randomly_initialised and not any(torch.equal(ours[key], theirs[key]) for key in randomly_initialised)

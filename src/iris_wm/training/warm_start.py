@@ -62,9 +62,12 @@ def warm_start(agent: Agent, phases: list[Phase], section: dict[str, Any]) -> li
                         f"{agent.kind} needs one of the same kind")
     state = source.state_dict()
     for phase in chosen:
-        prefix = module_name(agent, phase.module)
+        # The agent's component that holds the phase's module, whole: with the state that trains
+        # alongside it (e.g. a target network that follows the trained one).
+        prefix = module_name(agent, phase.module).split(".")[0]
+        component = getattr(agent, prefix)
         weights = {}
-        for key, tensor in phase.module.state_dict().items():
+        for key, tensor in component.state_dict().items():
             theirs = state.get(f"{prefix}.{key}")
             if theirs is None:
                 raise IrisError(f"initialization: {path} has no tensor {prefix}.{key} for the {phase.name}; it is "
@@ -73,7 +76,7 @@ def warm_start(agent: Agent, phases: list[Phase], section: dict[str, Any]) -> li
                 raise IrisError(f"initialization: the {phase.name}'s {key} has shape {tuple(theirs.shape)} in {path} "
                                 f"and {tuple(tensor.shape)} here: {differing_keys(source, agent, prefix)}")
             weights[key] = theirs
-        phase.module.load_state_dict(weights)
+        component.load_state_dict(weights)
     return [phase.name for phase in chosen]
 
 

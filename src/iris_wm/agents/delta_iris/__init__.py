@@ -2,10 +2,14 @@
 
 from pathlib import Path
 
-from iris_wm.agents import AgentKind, OriginalFormat, register_agent_kind
+from iris_wm.agents import AgentKind, OriginalFormat, PretrainedAgent, register_agent_kind
 from iris_wm.agents.delta_iris.agent import DeltaIRISAgent
 from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
 from iris_wm.agents.delta_iris.original import describe_import, is_original_delta_iris, load_original_state
+
+# The authors' published Crafter agent (5M frames), pinned to the revision that holds it.
+PUBLISHED = (PretrainedAgent("crafter", "Crafter",
+                             "hf://vmicheli/delta-iris/last.pt@ded10a5a17b1d2433115961b2fd5813db07316ee"),)
 
 register_agent_kind(AgentKind(
     name="delta-iris",
@@ -16,4 +20,5 @@ register_agent_kind(AgentKind(
     presets=Path(__file__).parent / "presets",
     default_preset="delta-atari",
     original=OriginalFormat(recognizes=is_original_delta_iris, load=load_original_state, describe=describe_import),
+    pretrained=PUBLISHED,
 ))
