@@ -3,6 +3,9 @@
 Pre-LayerNorm minGPT blocks over a stream of embedded tokens. Attention goes through
 ``scaled_dot_product_attention``; at inference keys and values are written in place into a cache
 preallocated for ``max_tokens`` positions, so every tensor keeps a fixed shape from step to step.
+``forward_at`` is the fully fixed-shape form of a one-token pass (the imagination's token step):
+the position is a device tensor and attention reads the whole cache under a length mask, so one
+compiled graph (or CUDA graph) serves every position.
 
 A backbone is any module with ``embed_dim``, ``max_tokens``, ``new_kv_cache(batch_size)`` and
 ``forward(embeddings (B, T, E), kv_cache=None) -> (B, T, E)`` that adds its own positional
@@ -77,6 +80,15 @@ class KVCache:
         self.buffer[layer, 1, :, :, start:stop] = values
         return self.buffer[layer, 0, :, :, :stop], self.buffer[layer, 1, :, :, :stop]
 
+    def write_at(self, layer: int, keys: Tensor, values: Tensor, position: Tensor) -> tuple[Tensor, Tensor]:
+        """Store one token's (B, heads, 1, head_dim) keys/values at the device index ``position`` ((1,)
+        int64); return the whole buffer's keys/values (B, heads, max_tokens, head_dim), positions
+        past ``position`` to be masked. No Python-side index: the same graph serves every position.
+        ``size`` is the caller's to advance."""
+        self.buffer[layer, 0].index_copy_(2, position, keys)
+        self.buffer[layer, 1].index_copy_(2, position, values)
+        return self.buffer[layer, 0], self.buffer[layer, 1]
+
     def advance(self, num_tokens: int) -> None:
         self.size += num_tokens
 
@@ -102,10 +114,13 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(config.embed_dim, config.embed_dim)
         self.resid_drop = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int,
+                position: Tensor | None = None) -> Tensor:
         b, t, e = x.shape
         q, k, v = (u.view(b, t, self.num_heads, -1).transpose(1, 2) for u in self.qkv(x).split(e, dim=-1))
-        if kv_cache is not None:
+        if position is not None:
+            k, v = kv_cache.write_at(layer, k, v, position)  # (B, heads, max_tokens, head_dim)
+        elif kv_cache is not None:
             k, v = kv_cache.write(layer, k, v)  # (B, heads, cache + T, head_dim)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                            dropout_p=self.attn_pdrop if self.training else 0.0)
@@ -125,8 +140,9 @@ class Block(nn.Module):
             nn.Dropout(config.resid_pdrop),
         )
 
-    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int) -> Tensor:
-        x = x + self.attn(self.ln1(x), mask, kv_cache, layer)
+    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int,
+                position: Tensor | None = None) -> Tensor:
+        x = x + self.attn(self.ln1(x), mask, kv_cache, layer, position)
         return x + self.mlp(self.ln2(x))
 
 
@@ -140,6 +156,7 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(config.embed_dim)
         # One mask for all layers, rebuilt from the config rather than stored in checkpoints.
         self.register_buffer("mask", attention_mask(config), persistent=False)
+        self.register_buffer("key_positions", torch.arange(config.max_tokens), persistent=False)
 
     @property
     def embed_dim(self) -> int:
@@ -172,4 +189,15 @@ class Transformer(nn.Module):
             x = block(x, mask, kv_cache, layer)
         if kv_cache is not None:
             kv_cache.advance(t)
+        return self.ln_f(x)
+
+    def forward_at(self, x: Tensor, kv_cache: KVCache, position: Tensor) -> Tensor:
+        """x (B, 1, E): one token per row at the device position ``position`` ((1,) int64) of the
+        cache -> (B, 1, E); the same numbers as ``forward`` of that token (up to float rounding)
+        with fixed shapes only. A lone token sees every key up to its own, under either attention
+        kind (the rest of its block is not written yet). Leaves ``kv_cache.size`` to the caller."""
+        x = self.drop(x + self.pos_emb(position))
+        mask = (self.key_positions <= position).unsqueeze(0)  # (1, max_tokens): the filled keys, its own included
+        for layer, block in enumerate(self.blocks):
+            x = block(x, mask, kv_cache, layer, position)
         return self.ln_f(x)
