@@ -155,3 +155,16 @@ def test_bf16_and_tf32_train_and_imagine_on_cuda():
     assert loss.total.dtype == torch.float32 and torch.isfinite(loss.total)
     frames = rollout(agent, agent.imagination(), seed=0)
     assert frames.shape == (2, 6, 18)
+
+
+def test_resume_may_change_how_the_networks_run_but_not_what_they_are():
+    from omegaconf import OmegaConf
+
+    from iris_wm.training.resume_overrides import check_resume_overrides
+
+    stored = OmegaConf.create({"agent": {"speed": {"token_pass": "eager"}, "world_model": {"num_layers": 2}}})
+    faster = OmegaConf.merge(stored, {"agent": {"speed": {"token_pass": "compiled"}}})
+    assert check_resume_overrides(stored, faster, ["agent.speed.token_pass=compiled"]) == ["agent.speed.token_pass"]
+    deeper = OmegaConf.merge(stored, {"agent": {"world_model": {"num_layers": 3}}})
+    with pytest.raises(IrisError, match="would change what the run is"):
+        check_resume_overrides(stored, deeper, ["agent.world_model.num_layers=3"])
