@@ -42,13 +42,14 @@ def test_cached_incremental_forward_equals_full_forward(attention, chunks):
 def test_cache_is_written_in_place_and_keeps_its_shape():
     model = Transformer(small_config("causal")).eval()
     cache = model.new_kv_cache(2)
-    buffer, shape = cache.buffer.data_ptr(), cache.buffer.shape
+    addresses, shapes = [t.data_ptr() for t in cache.tensors], [t.shape for t in cache.tensors]
     with torch.no_grad():
         model(torch.randn(2, 7, 16), cache)
         model(torch.randn(2, 1, 16), cache)
-    assert cache.buffer.data_ptr() == buffer and cache.buffer.shape == shape
-    assert cache.size == 8
-    assert cache.buffer[:, :, :, :, 8:].abs().sum() == 0  # nothing written past the fill point
+    assert [t.data_ptr() for t in cache.tensors] == addresses and [t.shape for t in cache.tensors] == shapes
+    assert len(cache.tensors) == 2 * 2 and cache.size == 8
+    assert all(t[:, :, 8:].abs().sum() == 0 for t in cache.tensors)  # nothing written past the fill point
+    assert all(t[:, :, :8].abs().sum() > 0 for t in cache.tensors)
     cache.reset()
     assert cache.size == 0
 
@@ -114,5 +115,5 @@ def test_fixed_shape_pass_equals_the_sliced_one_token_pass(attention):
             expected = model(x[:, i:i + 1], sliced)
             torch.testing.assert_close(model.forward_at(x[:, i:i + 1], fixed, position), expected, rtol=0, atol=1e-5)
             position += 1
-    torch.testing.assert_close(fixed.buffer, sliced.buffer, rtol=0, atol=1e-5)
+    torch.testing.assert_close(torch.stack(fixed.tensors), torch.stack(sliced.tensors), rtol=0, atol=1e-5)
     assert fixed.size == 5  # the caller advances the host's count

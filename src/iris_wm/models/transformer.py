@@ -55,18 +55,25 @@ class KVCache:
 
     def __init__(self, num_layers: int, batch_size: int, num_heads: int, max_tokens: int, head_dim: int,
                  device: torch.device, dtype: torch.dtype) -> None:
-        # (layers, 2 = key/value, B, heads, max_tokens, head_dim)
-        self.buffer = torch.zeros(num_layers, 2, batch_size, num_heads, max_tokens, head_dim,
-                                  device=device, dtype=dtype)
+        # Per layer, (B, heads, max_tokens, head_dim) each. One allocation per tensor rather than views
+        # of a single buffer: torch.compile then writes them in place, where it copies a whole
+        # buffer for every write into a view of it.
+        shape = (batch_size, num_heads, max_tokens, head_dim)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(num_layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(num_layers)]
         self.size = 0  # positions filled; a Python int so that slicing never syncs with the device
 
     @property
+    def tensors(self) -> list[Tensor]:
+        return self.keys + self.values
+
+    @property
     def max_tokens(self) -> int:
-        return self.buffer.shape[-2]
+        return self.keys[0].shape[-2]
 
     @property
     def batch_size(self) -> int:
-        return self.buffer.shape[2]
+        return self.keys[0].shape[0]
 
     def reset(self) -> None:
         self.size = 0
@@ -76,18 +83,18 @@ class KVCache:
         keys/values of every position so far. ``advance`` must follow once all layers are written."""
         start, stop = self.size, self.size + keys.shape[-2]
         assert stop <= self.max_tokens, f"KV cache overflow: {stop} > {self.max_tokens} tokens"
-        self.buffer[layer, 0, :, :, start:stop] = keys
-        self.buffer[layer, 1, :, :, start:stop] = values
-        return self.buffer[layer, 0, :, :, :stop], self.buffer[layer, 1, :, :, :stop]
+        self.keys[layer][:, :, start:stop] = keys
+        self.values[layer][:, :, start:stop] = values
+        return self.keys[layer][:, :, :stop], self.values[layer][:, :, :stop]
 
     def write_at(self, layer: int, keys: Tensor, values: Tensor, position: Tensor) -> tuple[Tensor, Tensor]:
         """Store one token's (B, heads, 1, head_dim) keys/values at the device index ``position`` ((1,)
-        int64); return the whole buffer's keys/values (B, heads, max_tokens, head_dim), positions
+        int64); return the layer's whole keys/values (B, heads, max_tokens, head_dim), positions
         past ``position`` to be masked. No Python-side index: the same graph serves every position.
         ``size`` is the caller's to advance."""
-        self.buffer[layer, 0].index_copy_(2, position, keys)
-        self.buffer[layer, 1].index_copy_(2, position, values)
-        return self.buffer[layer, 0], self.buffer[layer, 1]
+        self.keys[layer].index_copy_(2, position, keys)
+        self.values[layer].index_copy_(2, position, values)
+        return self.keys[layer], self.values[layer]
 
     def advance(self, num_tokens: int) -> None:
         self.size += num_tokens

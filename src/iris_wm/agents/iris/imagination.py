@@ -91,8 +91,8 @@ class WorldModelEnv:
             self.position = torch.zeros(1, dtype=torch.long, device=tokens.device)
             if self.token_pass == "cuda-graphs":
                 # Buffers the graph writes in place must keep their addresses between replays.
-                torch._dynamo.mark_static_address(self.kv_cache.buffer)
-                torch._dynamo.mark_static_address(self.position)
+                for tensor in (*self.kv_cache.tensors, self.position):
+                    torch._dynamo.mark_static_address(tensor)
         self._restart_context(tokens)
 
     @torch.no_grad()
