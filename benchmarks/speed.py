@@ -19,7 +19,7 @@ Paths (see ``benchmarks/reference_path.py`` for the reference):
   the per-epoch cache (``iris_wm/training/frame_cache.py``): the step's own work only;
 - fixed / compiled (``agent.speed.token_pass``): imagination's token passes at a device position
   over the whole cache under a length mask, eagerly, or as one torch.compile(fullgraph=True) graph
-  (inductor) compiled before the timings;
+  (inductor) compiled before the timings; on CUDA also cuda-graphs (that graph replayed as a CUDA graph);
 - the "imagination loop" rows give every path the frames' tokens and reconstructions (as a warm
   cache does): the 20 imagined steps alone, 17 world-model passes, a decode and a policy step each;
 - epoch rows time whole training phases (tokenizer, world model, actor-critic) over a dataset sized
@@ -173,6 +173,8 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model),
             "fixed": WorldModelEnv(tokenizer, world_model, token_pass="fixed"),
             "compiled": WorldModelEnv(tokenizer, world_model, token_pass="compiled")}
+    if bench.device.type == "cuda":
+        envs["cuda-graphs"] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs")
     cache = FrameCache(tokenizer, max_reconstruction_bytes=2**34)
     tokens = cache.tokens(batch)
     reconstructions = cache.reconstructions(batch, tokens)
@@ -181,13 +183,15 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
         return lambda: actor_critic.imagine(batch, env, horizon, *((tokens, reconstructions) if cached else ()))
 
     started = time.perf_counter()
-    imagine(envs["compiled"], cached=True)()  # compiles the token pass: one graph for every later run
+    compiled_paths = [path for path in ("compiled", "cuda-graphs") if path in envs]
+    for path in compiled_paths:
+        imagine(envs[path], cached=True)()  # compiles the token pass: one graph for every later run
     print(f"  compiling the token pass [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     if "imagination" in measurements:
         bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
             "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
             "optimised, cache warm": imagine(envs["optimised"], cached=True),
-            "compiled, cache warm": imagine(envs["compiled"], cached=True)})
+            **{f"{path}, cache warm": imagine(envs[path], cached=True) for path in compiled_paths}})
         bench.compare("imagination loop", size, setting + ", tokens given", "imagined steps", b * horizon,
                       {path: imagine(env, cached=True) for path, env in envs.items()})
     if "actor_critic" not in measurements:
@@ -202,7 +206,7 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     bench.compare("actor-critic step", size, setting, "steps", 1, {
         "reference": step(envs["reference"]), "optimised": step(envs["optimised"]),
         "optimised, cache warm": step(envs["optimised"], cached=True),
-        "compiled, cache warm": step(envs["compiled"], cached=True)})
+        **{f"{path}, cache warm": step(envs[path], cached=True) for path in compiled_paths}})
 
 
 def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:

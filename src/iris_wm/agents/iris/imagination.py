@@ -112,6 +112,9 @@ class WorldModelEnv:
         with self.precision():
             if self._fixed_pass is None:
                 return self.world_model(tokens, self.kv_cache)
+            if self.token_pass == "cuda-graphs":
+                # The previous pass's outputs are read by now: the replay may overwrite them.
+                torch.compiler.cudagraph_mark_step_begin()
             out = self._fixed_pass(self.world_model, tokens, self.kv_cache, self.position)
         self.kv_cache.advance(1)  # the host's count, for the context check: no sync
         return out
