@@ -57,6 +57,7 @@ from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.data.episode import Episode  # noqa: E402
 from iris_wm.envs.atari import make_atari  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
+from iris_wm.models.acceleration import compile_fullgraph  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
 from iris_wm.training.hydra_app import compose_config  # noqa: E402
@@ -217,12 +218,18 @@ def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
     tokens = FrameCache(tokenizer, 0).tokens(batch)
     paths = {}
     for path, world_model in (("reference", reference_world_model(agent.world_model)),
-                              ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model)):
+                              ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model),
+                              ("compiled, cache warm", agent.world_model)):
         world_model.train()
         optimizer = make_optimizer(world_model, config.training.learning_rate, config.training.world_model.weight_decay)
         cached = tokens if path.endswith("warm") else None
-        paths[path] = training_step(world_model, optimizer,
-                                    lambda wm=world_model, c=cached: wm.compute_loss(batch, tokenizer, c))
+        # agent.speed.compile_training: the loss, forward and backward, as one graph
+        loss = compile_fullgraph(world_model.compute_loss) if path.startswith("compiled") else world_model.compute_loss
+        paths[path] = training_step(world_model, optimizer, lambda f=loss, c=cached: f(batch, tokenizer, c))
+    started = time.perf_counter()
+    paths["compiled, cache warm"]()
+    print(f"  compiling the world-model loss [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr,
+          flush=True)
     bench.compare("world-model step", size, f"batch {b} x {t} blocks", "steps", 1, paths)
 
 

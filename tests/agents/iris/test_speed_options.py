@@ -3,7 +3,7 @@ and the GPU-only options (refused on a CPU; their equality tests run where CUDA 
 
 Compile tests use the aot_eager backend: it traces and functionalizes exactly as inductor does
 (so graph breaks and recompiles show the same) without generating C++ kernels, which take tens of
-seconds here. About 15 s in all on 2 cores."""
+seconds here. 15-35 s in all on 2 shared cores, depending on the load."""
 
 import pytest
 import torch
