@@ -17,6 +17,11 @@ Paths (see ``benchmarks/reference_path.py`` for the reference):
 - optimised: SDPA over the preallocated in-place KV cache, sampling without host syncs;
 - optimised, cache warm: as in an epoch once the sampled frames' tokens and reconstructions are in
   the per-epoch cache (``iris_wm/training/frame_cache.py``): the step's own work only;
+- fixed / compiled (``agent.speed.token_pass``): imagination's token passes at a device position
+  over the whole cache under a length mask, eagerly, or as one torch.compile(fullgraph=True) graph
+  (inductor) compiled before the timings; on CUDA also cuda-graphs (that graph replayed as a CUDA graph);
+- the "imagination loop" rows give every path the frames' tokens and reconstructions (as a warm
+  cache does): the 20 imagined steps alone, 17 world-model passes, a decode and a policy step each;
 - epoch rows time whole training phases (tokenizer, world model, actor-critic) over a dataset sized
   so that each frame is sampled as often as in a given epoch of the paper's run, or one whole
   ``cpu-smoke`` epoch (collection, the three phases, checkpoint).
@@ -52,6 +57,7 @@ from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.data.episode import Episode  # noqa: E402
 from iris_wm.envs.atari import make_atari  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
+from iris_wm.models.acceleration import compile_fullgraph  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
 from iris_wm.training.hydra_app import compose_config  # noqa: E402
@@ -104,10 +110,11 @@ class Bench:
                 paths: dict[str, Callable[[], None]]) -> None:
         """Time each path ``repeats`` times, taking turns so that drifts in the machine's speed
         touch every path alike; the first path is the baseline of the speed-ups. The first
-        warm-up run of each path also counts its FLOPs."""
+        warm-up run of each path also counts its FLOPs (eagerly: the same computation)."""
         flops = {}
         for path, run in paths.items():
-            with FlopCounterMode(display=False) as counter:
+            # torch.compile does not run under a dispatch mode: count a compiled path's FLOPs eagerly
+            with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as counter:
                 run()
             flops[path] = counter.get_total_flops()
             for _ in range(self.warmup - 1):
@@ -164,7 +171,11 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     b, horizon = config.training.actor_critic.batch_num_samples, loss_config.imagine_horizon
     batch = random_batch(b, 1 + loss_config.burn_in, bench.device, 6, seed=0)
     setting = f"batch {b}, burn-in {loss_config.burn_in}, horizon {horizon}"
-    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model)}
+    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model),
+            "fixed": WorldModelEnv(tokenizer, world_model, token_pass="fixed"),
+            "compiled": WorldModelEnv(tokenizer, world_model, token_pass="compiled")}
+    if bench.device.type == "cuda":
+        envs["cuda-graphs"] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs")
     cache = FrameCache(tokenizer, max_reconstruction_bytes=2**34)
     tokens = cache.tokens(batch)
     reconstructions = cache.reconstructions(batch, tokens)
@@ -172,10 +183,18 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     def imagine(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
         return lambda: actor_critic.imagine(batch, env, horizon, *((tokens, reconstructions) if cached else ()))
 
+    started = time.perf_counter()
+    compiled_paths = [path for path in ("compiled", "cuda-graphs") if path in envs]
+    for path in compiled_paths:
+        imagine(envs[path], cached=True)()  # compiles the token pass: one graph for every later run
+    print(f"  compiling the token pass [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     if "imagination" in measurements:
         bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
             "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
-            "optimised, cache warm": imagine(envs["optimised"], cached=True)})
+            "optimised, cache warm": imagine(envs["optimised"], cached=True),
+            **{f"{path}, cache warm": imagine(envs[path], cached=True) for path in compiled_paths}})
+        bench.compare("imagination loop", size, setting + ", tokens given", "imagined steps", b * horizon,
+                      {path: imagine(env, cached=True) for path, env in envs.items()})
     if "actor_critic" not in measurements:
         return
     optimizer = make_optimizer(actor_critic, config.training.learning_rate, 0.0)
@@ -187,7 +206,8 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
 
     bench.compare("actor-critic step", size, setting, "steps", 1, {
         "reference": step(envs["reference"]), "optimised": step(envs["optimised"]),
-        "optimised, cache warm": step(envs["optimised"], cached=True)})
+        "optimised, cache warm": step(envs["optimised"], cached=True),
+        **{f"{path}, cache warm": step(envs[path], cached=True) for path in compiled_paths}})
 
 
 def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
@@ -198,12 +218,18 @@ def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
     tokens = FrameCache(tokenizer, 0).tokens(batch)
     paths = {}
     for path, world_model in (("reference", reference_world_model(agent.world_model)),
-                              ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model)):
+                              ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model),
+                              ("compiled, cache warm", agent.world_model)):
         world_model.train()
         optimizer = make_optimizer(world_model, config.training.learning_rate, config.training.world_model.weight_decay)
         cached = tokens if path.endswith("warm") else None
-        paths[path] = training_step(world_model, optimizer,
-                                    lambda wm=world_model, c=cached: wm.compute_loss(batch, tokenizer, c))
+        # agent.speed.compile_training: the loss, forward and backward, as one graph
+        loss = compile_fullgraph(world_model.compute_loss) if path.startswith("compiled") else world_model.compute_loss
+        paths[path] = training_step(world_model, optimizer, lambda f=loss, c=cached: f(batch, tokenizer, c))
+    started = time.perf_counter()
+    paths["compiled, cache warm"]()
+    print(f"  compiling the world-model loss [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr,
+          flush=True)
     bench.compare("world-model step", size, f"batch {b} x {t} blocks", "steps", 1, paths)
 
 

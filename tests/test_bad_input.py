@@ -67,6 +67,7 @@ CASES = [
      "could not be loaded"),
     (["train", "agent=iris-lm", "env.id=Pong", "agent.world_model.model_name_or_path=ROOT/a_folder",
       "agent.world_model.finetune=half"], "finetune=half is out of range"),
+    (["train", "env.id=Pong", "agent.speed.token_pass=graphs"], "agent.speed.token_pass=graphs is out of range"),
     (["train", "-m", "env.id=Pong,Pongg"], "sweep job 1 (env.id=Pongg)"),
     (["train", "env=crafter", "env.id=Pong"], "unknown Crafter task 'Pong'"),
     (["train", "env=atari", "env.id=crafter"], "unknown Atari game 'crafter'"),

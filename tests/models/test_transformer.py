@@ -42,13 +42,14 @@ def test_cached_incremental_forward_equals_full_forward(attention, chunks):
 def test_cache_is_written_in_place_and_keeps_its_shape():
     model = Transformer(small_config("causal")).eval()
     cache = model.new_kv_cache(2)
-    buffer, shape = cache.buffer.data_ptr(), cache.buffer.shape
+    addresses, shapes = [t.data_ptr() for t in cache.tensors], [t.shape for t in cache.tensors]
     with torch.no_grad():
         model(torch.randn(2, 7, 16), cache)
         model(torch.randn(2, 1, 16), cache)
-    assert cache.buffer.data_ptr() == buffer and cache.buffer.shape == shape
-    assert cache.size == 8
-    assert cache.buffer[:, :, :, :, 8:].abs().sum() == 0  # nothing written past the fill point
+    assert [t.data_ptr() for t in cache.tensors] == addresses and [t.shape for t in cache.tensors] == shapes
+    assert len(cache.tensors) == 2 * 2 and cache.size == 8
+    assert all(t[:, :, 8:].abs().sum() == 0 for t in cache.tensors)  # nothing written past the fill point
+    assert all(t[:, :, :8].abs().sum() > 0 for t in cache.tensors)
     cache.reset()
     assert cache.size == 0
 
@@ -98,3 +99,21 @@ def test_world_model_init_follows_the_paper():
     assert abs(weights.std().item() - 0.02) < 1e-3
     assert all(b.attn.qkv.bias.abs().sum() == 0 for b in world_model.transformer.blocks)
     assert torch.equal(world_model.transformer.ln_f.weight, torch.ones(256))
+
+
+@pytest.mark.parametrize("attention", ["causal", "block_causal"])
+def test_fixed_shape_pass_equals_the_sliced_one_token_pass(attention):
+    """forward_at (position on the device, the whole cache under a length mask) computes what forward
+    computes token by token from a filled prefix, and writes the same cache."""
+    model = Transformer(small_config(attention)).eval()
+    x = torch.randn(3, 20, 16)
+    with torch.no_grad():
+        sliced, fixed = model.new_kv_cache(3), model.new_kv_cache(3)
+        model(x[:, :5], sliced), model(x[:, :5], fixed)
+        position = torch.tensor([5])
+        for i in range(5, 20):
+            expected = model(x[:, i:i + 1], sliced)
+            torch.testing.assert_close(model.forward_at(x[:, i:i + 1], fixed, position), expected, rtol=0, atol=1e-5)
+            position += 1
+    torch.testing.assert_close(torch.stack(fixed.tensors), torch.stack(sliced.tensors), rtol=0, atol=1e-5)
+    assert fixed.size == 5  # the caller advances the host's count

@@ -21,10 +21,17 @@ class Head(nn.Module):
         """Offsets within the chunk [start, start+length) that this head reads; built once per chunk
         geometry in Python so that selecting them never waits on the device."""
         key = (start, length, device)
+        if torch.compiler.is_compiling():
+            # A constant of the compiled graph; filling the dict would add a guard on its keys, and
+            # a recompile on the next call.
+            return self._offsets(start, length, device)
         if key not in self._indices:
-            offsets = [i for i in range(length) if (start + i) % self.tokens_per_block in self.block_positions]
-            self._indices[key] = torch.tensor(offsets, dtype=torch.long, device=device)
+            self._indices[key] = self._offsets(start, length, device)
         return self._indices[key]
+
+    def _offsets(self, start: int, length: int, device: torch.device) -> Tensor:
+        offsets = [i for i in range(length) if (start + i) % self.tokens_per_block in self.block_positions]
+        return torch.tensor(offsets, dtype=torch.long, device=device)
 
     def forward(self, x: Tensor, start: int) -> Tensor:
         """x (B, T, E) -> (B, n, out) for the n positions this head reads."""

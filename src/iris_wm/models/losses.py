@@ -19,7 +19,7 @@ class Losses:
         The terms stay tensors (no ``.item()``): reading them on the host is the logger's choice,
         so a training step on the GPU never waits for it.
         """
-        assert terms, "a loss needs at least one term"
+        assert len(terms) > 0, "a loss needs at least one term"  # len(): torch.compile cannot assert on a dict
         total = sum(terms.values())
         return cls(total=total, terms={name: term.detach() for name, term in terms.items()})
 

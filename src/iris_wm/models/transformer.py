@@ -3,6 +3,9 @@
 Pre-LayerNorm minGPT blocks over a stream of embedded tokens. Attention goes through
 ``scaled_dot_product_attention``; at inference keys and values are written in place into a cache
 preallocated for ``max_tokens`` positions, so every tensor keeps a fixed shape from step to step.
+``forward_at`` is the fully fixed-shape form of a one-token pass (the imagination's token step):
+the position is a device tensor and attention reads the whole cache under a length mask, so one
+compiled graph (or CUDA graph) serves every position.
 
 A backbone is any module with ``embed_dim``, ``max_tokens``, ``new_kv_cache(batch_size)`` and
 ``forward(embeddings (B, T, E), kv_cache=None) -> (B, T, E)`` that adds its own positional
@@ -52,18 +55,25 @@ class KVCache:
 
     def __init__(self, num_layers: int, batch_size: int, num_heads: int, max_tokens: int, head_dim: int,
                  device: torch.device, dtype: torch.dtype) -> None:
-        # (layers, 2 = key/value, B, heads, max_tokens, head_dim)
-        self.buffer = torch.zeros(num_layers, 2, batch_size, num_heads, max_tokens, head_dim,
-                                  device=device, dtype=dtype)
+        # Per layer, (B, heads, max_tokens, head_dim) each. One allocation per tensor rather than views
+        # of a single buffer: torch.compile then writes them in place, where it copies a whole
+        # buffer for every write into a view of it.
+        shape = (batch_size, num_heads, max_tokens, head_dim)
+        self.keys = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(num_layers)]
+        self.values = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(num_layers)]
         self.size = 0  # positions filled; a Python int so that slicing never syncs with the device
 
     @property
+    def tensors(self) -> list[Tensor]:
+        return self.keys + self.values
+
+    @property
     def max_tokens(self) -> int:
-        return self.buffer.shape[-2]
+        return self.keys[0].shape[-2]
 
     @property
     def batch_size(self) -> int:
-        return self.buffer.shape[2]
+        return self.keys[0].shape[0]
 
     def reset(self) -> None:
         self.size = 0
@@ -73,9 +83,18 @@ class KVCache:
         keys/values of every position so far. ``advance`` must follow once all layers are written."""
         start, stop = self.size, self.size + keys.shape[-2]
         assert stop <= self.max_tokens, f"KV cache overflow: {stop} > {self.max_tokens} tokens"
-        self.buffer[layer, 0, :, :, start:stop] = keys
-        self.buffer[layer, 1, :, :, start:stop] = values
-        return self.buffer[layer, 0, :, :, :stop], self.buffer[layer, 1, :, :, :stop]
+        self.keys[layer][:, :, start:stop] = keys
+        self.values[layer][:, :, start:stop] = values
+        return self.keys[layer][:, :, :stop], self.values[layer][:, :, :stop]
+
+    def write_at(self, layer: int, keys: Tensor, values: Tensor, position: Tensor) -> tuple[Tensor, Tensor]:
+        """Store one token's (B, heads, 1, head_dim) keys/values at the device index ``position`` ((1,)
+        int64); return the layer's whole keys/values (B, heads, max_tokens, head_dim), positions
+        past ``position`` to be masked. No Python-side index: the same graph serves every position.
+        ``size`` is the caller's to advance."""
+        self.keys[layer].index_copy_(2, position, keys)
+        self.values[layer].index_copy_(2, position, values)
+        return self.keys[layer], self.values[layer]
 
     def advance(self, num_tokens: int) -> None:
         self.size += num_tokens
@@ -102,10 +121,13 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(config.embed_dim, config.embed_dim)
         self.resid_drop = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int,
+                position: Tensor | None = None) -> Tensor:
         b, t, e = x.shape
         q, k, v = (u.view(b, t, self.num_heads, -1).transpose(1, 2) for u in self.qkv(x).split(e, dim=-1))
-        if kv_cache is not None:
+        if position is not None:
+            k, v = kv_cache.write_at(layer, k, v, position)  # (B, heads, max_tokens, head_dim)
+        elif kv_cache is not None:
             k, v = kv_cache.write(layer, k, v)  # (B, heads, cache + T, head_dim)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                            dropout_p=self.attn_pdrop if self.training else 0.0)
@@ -125,8 +147,9 @@ class Block(nn.Module):
             nn.Dropout(config.resid_pdrop),
         )
 
-    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int) -> Tensor:
-        x = x + self.attn(self.ln1(x), mask, kv_cache, layer)
+    def forward(self, x: Tensor, mask: Tensor | None, kv_cache: KVCache | None, layer: int,
+                position: Tensor | None = None) -> Tensor:
+        x = x + self.attn(self.ln1(x), mask, kv_cache, layer, position)
         return x + self.mlp(self.ln2(x))
 
 
@@ -140,6 +163,7 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(config.embed_dim)
         # One mask for all layers, rebuilt from the config rather than stored in checkpoints.
         self.register_buffer("mask", attention_mask(config), persistent=False)
+        self.register_buffer("key_positions", torch.arange(config.max_tokens), persistent=False)
 
     @property
     def embed_dim(self) -> int:
@@ -172,4 +196,15 @@ class Transformer(nn.Module):
             x = block(x, mask, kv_cache, layer)
         if kv_cache is not None:
             kv_cache.advance(t)
+        return self.ln_f(x)
+
+    def forward_at(self, x: Tensor, kv_cache: KVCache, position: Tensor) -> Tensor:
+        """x (B, 1, E): one token per row at the device position ``position`` ((1,) int64) of the
+        cache -> (B, 1, E); the same numbers as ``forward`` of that token (up to float rounding)
+        with fixed shapes only. A lone token sees every key up to its own, under either attention
+        kind (the rest of its block is not written yet). Leaves ``kv_cache.size`` to the caller."""
+        x = self.drop(x + self.pos_emb(position))
+        mask = (self.key_positions <= position).unsqueeze(0)  # (1, max_tokens): the filled keys, its own included
+        for layer, block in enumerate(self.blocks):
+            x = block(x, mask, kv_cache, layer, position)
         return self.ln_f(x)

@@ -4,6 +4,7 @@ actor-critic trained in imagination, behind the shared agent contract."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from torch import Tensor
 
@@ -16,6 +17,7 @@ from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.sampling import UniformSegments
+from iris_wm.models.acceleration import SpeedConfig, apply_tf32, autocast, compile_fullgraph, to_channels_last
 from iris_wm.models.losses import Losses
 
 
@@ -28,6 +30,8 @@ class IRISAgent(Agent):
         self.tokenizer = Tokenizer(config.tokenizer)
         self.world_model = self.build_world_model(config, num_actions)
         self.actor_critic = ActorCritic(num_actions, config.actor_critic)
+        for convnet in (self.tokenizer, self.actor_critic):
+            to_channels_last(convnet, config.speed)  # a layout of the weights, kept by .to(device)
         self._imagination: WorldModelEnv | None = None
         self._frame_cache: FrameCache | None = None  # this epoch's, when training.cache_tokens
 
@@ -67,9 +71,19 @@ class IRISAgent(Agent):
 
     # -- imagination -------------------------------------------------------------------------------
 
+    def speed(self) -> SpeedConfig:
+        """``agent.speed``, checked against the device the agent is on now (known only after ``.to``)."""
+        speed = self.config.speed
+        speed.check_device(self.device)
+        apply_tf32(speed)
+        return speed
+
     def imagination(self) -> WorldModelEnv:
         if self._imagination is None:
-            self._imagination = WorldModelEnv(self.tokenizer, self.world_model)
+            speed = self.speed()
+            self._imagination = WorldModelEnv(self.tokenizer, self.world_model, token_pass=speed.token_pass,
+                                              compile_backend=speed.compile_backend,
+                                              precision=lambda: autocast(speed, self.device))
         return self._imagination
 
     def imagine(self, batch: Batch) -> ImagineOutput:
@@ -89,6 +103,17 @@ class IRISAgent(Agent):
         self._frame_cache = (FrameCache(self.tokenizer, training.cache_reconstructions_gib * 2**30)
                              if training.cache_tokens else None)
 
+    def sped_up(self, loss: Callable[[Batch], Losses]) -> Callable[[Batch], Losses]:
+        """A world-model or tokenizer loss as ``agent.speed`` runs it: compiled, under bf16 autocast."""
+        speed = self.speed()
+        if speed.compile_training:
+            loss = compile_fullgraph(loss, speed.compile_backend)
+
+        def run(batch: Batch) -> Losses:
+            with autocast(speed, self.device):
+                return loss(batch)
+        return run
+
     def phases(self, training: IRISTraining) -> list[Phase]:
         t, vocab_size = training, self.config.tokenizer.vocab_size
         common = {"learning_rate": t.learning_rate}
@@ -96,10 +121,10 @@ class IRISAgent(Agent):
         ending_real = UniformSegments(sample_from_start=False, weighting=t.sampling_weighting)
         return [
             Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sampler=anywhere,
-                  loss=self.tokenizer.compute_loss, eval_loss=self.tokenizer.compute_loss,
+                  loss=self._tokenizer_loss(), eval_loss=self.tokenizer.compute_loss,
                   summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
             Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
-                  sampler=anywhere, loss=self._world_model_loss,
+                  sampler=anywhere, loss=self.sped_up(self._world_model_loss),
                   eval_loss=lambda batch: self.world_model.compute_loss(batch, self.tokenizer),
                   summary=("wm obs", "loss_obs"),
                   # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
@@ -109,6 +134,16 @@ class IRISAgent(Agent):
                   sampler=ending_real, loss=self._actor_critic_loss, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),), **common),
         ]
+
+    def _tokenizer_loss(self) -> Callable[[Batch], Losses]:
+        loss = self.sped_up(self.tokenizer.compute_loss)
+        if self.config.tokenizer.perceptual_weight == 0:
+            return loss
+
+        def with_lpips(batch: Batch) -> Losses:
+            self.tokenizer.perceptual_loss()  # LPIPS is built on first use, outside any compiled graph
+            return loss(batch)
+        return with_lpips
 
     def _world_model_loss(self, batch: Batch) -> Losses:
         tokens = self._frame_cache.tokens(batch) if self._frame_cache else None

@@ -11,6 +11,7 @@ from iris_wm.agents.iris.tokenizer import TokenizerConfig
 from iris_wm.config import at_least, positive
 from iris_wm.data.sampling import WEIGHTINGS
 from iris_wm.errors import IrisError
+from iris_wm.models.acceleration import SpeedConfig
 from iris_wm.models.transformer import TransformerConfig
 
 
@@ -22,6 +23,8 @@ class IRISConfig:
     actor_critic: ActorCriticConfig = field(default_factory=ActorCriticConfig)
     # The actor-critic's loss in imagination; its burn-in is also what collection replays.
     actor_critic_loss: ActorCriticLossConfig = field(default_factory=ActorCriticLossConfig)
+    # How the networks run (compiled steps, CUDA graphs, bf16, ...), not what they compute.
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def __post_init__(self) -> None:
         horizon, blocks = self.actor_critic_loss.imagine_horizon, self.world_model.max_blocks

@@ -65,7 +65,10 @@ class WorldModel(nn.Module):
 
     def embed(self, tokens: Tensor, start: int) -> Tensor:
         """tokens (B, T) whose first one sits at absolute position ``start`` -> (B, T, E)."""
-        is_action = self.is_action_position[start:start + tokens.shape[1]].unsqueeze(-1)  # (T, 1)
+        return self.embed_where(tokens, self.is_action_position[start:start + tokens.shape[1]].unsqueeze(-1))
+
+    def embed_where(self, tokens: Tensor, is_action: Tensor) -> Tensor:
+        """tokens (B, T) -> (B, T, E), the action table where ``is_action`` ((T, 1) bool) is set."""
         # Both tables are looked up everywhere (clamped into range) and the right one kept: a
         # fixed-shape select, rather than a data-dependent gather.
         actions = self.action_embedding(tokens.clamp(max=self.num_actions - 1))
@@ -81,6 +84,25 @@ class WorldModel(nn.Module):
             logits_observations=self.head_observations(x, start),
             logits_rewards=self.head_rewards(x, start),
             logits_ends=self.head_ends(x, start),
+        )
+
+    @property
+    def has_fixed_shape_pass(self) -> bool:
+        """Whether the backbone offers ``forward_at`` (IRIS's GPT does; a language model does not)."""
+        return hasattr(self.transformer, "forward_at")
+
+    def forward_at(self, tokens: Tensor, kv_cache: KVCache, position: Tensor) -> WorldModelOutput:
+        """The fixed-shape pass of one token per row, tokens (B, 1), at the device position
+        ``position`` ((1,) int64) of the cache: every head reads the position (B, 1, n), and the
+        caller keeps what that position predicts. No Python value depends on the position, so one
+        graph serves a whole rollout."""
+        x = self.embed_where(tokens, self.is_action_position[position].unsqueeze(-1))  # (B, 1, E)
+        x = self.transformer.forward_at(x, kv_cache, position)
+        return WorldModelOutput(
+            output_sequence=x,
+            logits_observations=self.head_observations.head_module(x),
+            logits_rewards=self.head_rewards.head_module(x),
+            logits_ends=self.head_ends.head_module(x),
         )
 
     def compute_loss(self, batch: Batch, tokenizer: nn.Module, obs_tokens: Tensor | None = None) -> Losses:
