@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the iris command sets it (see iris_wm/cli.py)
+# The suite runs in one pytest-xdist worker per core (pyproject's addopts): each worker, and every
+# process a test starts, keeps to one thread, so that the workers never contend for a core.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 import torch

@@ -16,7 +16,7 @@ from tests.factories import folder_hash, kill_group_when, start_iris, tiny_bench
 
 pytest.importorskip("ale_py")
 
-GAMES, SEEDS, EPOCHS = ("Pong", "Breakout"), (0, 1), 3
+GAMES, SEEDS, EPOCHS = ("Pong", "Breakout"), (0, 1), 2
 # evaluated during training once, at the last epoch: the status shows a last test return
 OVERRIDES = {"common.epochs": EPOCHS, "evaluation.every": EPOCHS}
 

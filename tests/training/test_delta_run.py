@@ -73,13 +73,6 @@ def test_kill_9_mid_epoch_then_resume_loses_no_episode_and_continues_the_counts(
         assert counts_after["tokenizer"][episode_id] >= count
 
 
-def test_the_transition_token_cache_changes_no_number(finished_run, tmp_path):
-    # The finished run cached the frozen tokenizer's tokens; this one recomputes them at every step.
-    assert main(["train", *tiny_delta_overrides(tmp_path, **{"training.cache_tokens": "false"})]) == 0
-    strip = lambda run: [{k: v for k, v in m.items() if k != "duration_hours"} for m in read_metrics(run)]  # noqa: E731
-    assert strip(tmp_path) == strip(finished_run)
-
-
 def test_a_static_dataset_trains_without_collecting_and_is_left_as_it_was(finished_run, tmp_path):
     static = tmp_path / "static"
     for side in ("train", "test"):
