@@ -117,3 +117,30 @@ def test_fixed_shape_pass_equals_the_sliced_one_token_pass(attention):
             position += 1
     torch.testing.assert_close(torch.stack(fixed.tensors), torch.stack(sliced.tensors), rtol=0, atol=1e-5)
     assert fixed.size == 5  # the caller advances the host's count
+
+
+@pytest.mark.parametrize("cache_made", ["under autocast", "outside autocast"])
+def test_fixed_shape_pass_runs_under_bf16_autocast_as_the_sliced_one(cache_made):
+    """Under autocast the keys and values come out bf16. A cache made under the autocast holds them
+    as bf16; one made outside it holds float32, and the fixed-shape pass stores into it in its dtype
+    (index_copy_ refuses mixed dtypes). Either way it computes what the sliced pass computes under
+    the same autocast, to bf16 rounding."""
+    model = Transformer(small_config("causal")).eval()
+    x = torch.randn(3, 20, 16)
+    with torch.no_grad():
+        if cache_made == "outside autocast":
+            sliced, fixed = model.new_kv_cache(3), model.new_kv_cache(3)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            if cache_made == "under autocast":
+                sliced, fixed = model.new_kv_cache(3), model.new_kv_cache(3)
+            model(x[:, :5], sliced), model(x[:, :5], fixed)
+            position = torch.tensor([5])
+            for i in range(5, 20):
+                expected = model(x[:, i:i + 1], sliced)
+                torch.testing.assert_close(model.forward_at(x[:, i:i + 1], fixed, position), expected,
+                                           rtol=0, atol=1e-2)
+                position += 1
+    assert all(t.dtype == (torch.bfloat16 if cache_made == "under autocast" else torch.float32) for t in fixed.tensors)
+    stored = torch.stack(fixed.tensors).float()
+    torch.testing.assert_close(stored, torch.stack(sliced.tensors).float(), rtol=0, atol=1e-2)
+    assert torch.equal(stored, stored.bfloat16().float())  # computed in bf16, whatever the cache's dtype

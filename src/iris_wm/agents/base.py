@@ -73,6 +73,7 @@ class Phase:
     uses_imagination: bool = False  # the evaluator shows imagined rollouts once this phase trains
     summary: tuple[str, str] | None = None  # (label, loss term) in the epoch's summary line
     curves: tuple[Curve, ...] = ()
+    fused_optimizer: bool | None = None  # the optimizer's fused kernel; None: where the device has one (CUDA)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from iris_wm.errors import IrisError
 # - cuda-graphs: compiled with mode="reduce-overhead", replayed as a CUDA graph (CUDA only).
 TOKEN_PASSES = ("eager", "fixed", "compiled", "cuda-graphs")
 COMPILE_BACKENDS = ("inductor", "aot_eager", "eager")  # inductor generates kernels; the others check tracing only
+FUSED_OPTIMIZER = ("auto", "on", "off")  # auto: on CUDA only (the CPU's fused kernel is not measured yet)
 
 
 @dataclass
@@ -41,11 +42,15 @@ class SpeedConfig:
     # The tokenizer's and the actor-critic's convolutions in channels-last layout: the same numbers up
     # to float rounding; measured 0.8-1.2x on the CPU (benchmarks/RESULTS.md), so off.
     channels_last: bool = False
+    # Adam / AdamW stepping every parameter of a phase in one fused kernel: the same update up to
+    # float rounding. "on" needs CUDA.
+    fused_optimizer: str = one_of(FUSED_OPTIMIZER, "auto")
 
     def check_device(self, device: torch.device) -> None:
         """The GPU-only options name CUDA; on another device they are a one-line error."""
         cuda_only = [name for name, on in (("token_pass=cuda-graphs", self.token_pass == "cuda-graphs"),
-                                           ("bf16=true", self.bf16), ("tf32=true", self.tf32)) if on]
+                                           ("bf16=true", self.bf16), ("tf32=true", self.tf32),
+                                           ("fused_optimizer=on", self.fused_optimizer == "on")) if on]
         if cuda_only and device.type != "cuda":
             raise IrisError(f"agent.speed.{cuda_only[0]} needs a CUDA device, and the agent is on {device}; "
                             "switch it off or use common.device=cuda")
@@ -53,6 +58,11 @@ class SpeedConfig:
     @property
     def compiles_token_pass(self) -> bool:
         return self.token_pass in ("compiled", "cuda-graphs")
+
+    @property
+    def fused_optimizer_choice(self) -> bool | None:
+        """True / False when forced, None for auto: ``make_optimizer`` decides by the device."""
+        return {"auto": None, "on": True, "off": False}[self.fused_optimizer]
 
 
 def compile_fullgraph(fn: Callable, backend: str = "inductor", cuda_graphs: bool = False) -> Callable:

@@ -91,9 +91,10 @@ class KVCache:
         """Store one token's (B, heads, 1, head_dim) keys/values at the device index ``position`` ((1,)
         int64); return the layer's whole keys/values (B, heads, max_tokens, head_dim), positions
         past ``position`` to be masked. No Python-side index: the same graph serves every position.
-        ``size`` is the caller's to advance."""
-        self.keys[layer].index_copy_(2, position, keys)
-        self.values[layer].index_copy_(2, position, values)
+        ``size`` is the caller's to advance. Like ``write``, it stores in the cache's dtype (index_copy_
+        itself would refuse bf16 keys from under autocast in a float32 cache)."""
+        self.keys[layer].index_copy_(2, position, keys.to(self.keys[layer].dtype))
+        self.values[layer].index_copy_(2, position, values.to(self.values[layer].dtype))
         return self.keys[layer], self.values[layer]
 
     def advance(self, num_tokens: int) -> None:
@@ -174,9 +175,15 @@ class Transformer(nn.Module):
         return self.config.max_tokens
 
     def new_kv_cache(self, batch_size: int) -> KVCache:
-        c = self.config
+        """A cache in the dtype the keys are computed in: under autocast its dtype (bf16 keys kept
+        as they are: the same numbers as a float32 cache, which attention would cast back to bf16,
+        for half the memory and none of the per-pass casts of the whole cache), else the weights'."""
+        c, weight = self.config, self.pos_emb.weight
+        device_type = weight.device.type
+        autocast = torch.is_autocast_enabled(device_type)
+        dtype = torch.get_autocast_dtype(device_type) if autocast else weight.dtype
         return KVCache(c.num_layers, batch_size, c.num_heads, c.max_tokens, c.embed_dim // c.num_heads,
-                       self.pos_emb.weight.device, self.pos_emb.weight.dtype)
+                       weight.device, dtype)
 
     def chunk_mask(self, start: int, length: int) -> Tensor | None:
         """Rows [start, start+length), columns [0, start+length) of the mask; None when nothing is

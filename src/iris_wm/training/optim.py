@@ -17,10 +17,22 @@ def decay_groups(module: nn.Module, weight_decay: float) -> list[dict]:
             {"params": [params[n] for n in no_decay], "weight_decay": 0.0}]
 
 
-def make_optimizer(module: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(module: nn.Module, learning_rate: float, weight_decay: float,
+                   fused: bool | None = None) -> torch.optim.Optimizer:
     """Adam when the phase has no weight decay, AdamW with decay groups when it has. Frozen
-    parameters (LPIPS) are left out. On CUDA the fused kernels step every parameter at once."""
-    fused = {"fused": True} if next(module.parameters()).is_cuda else {}
+    parameters (LPIPS) are left out. ``fused`` steps every parameter in one kernel; None (auto)
+    fuses on CUDA only: the CPU's fused kernel is not measured yet, so not chosen."""
+    if fused is None:
+        fused = next(module.parameters()).is_cuda
+    options = {"fused": True} if fused else {}
     if weight_decay > 0:
-        return torch.optim.AdamW(decay_groups(module, weight_decay), lr=learning_rate, **fused)
-    return torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=learning_rate, **fused)
+        return torch.optim.AdamW(decay_groups(module, weight_decay), lr=learning_rate, **options)
+    return torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=learning_rate, **options)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """A checkpoint's optimizer state, stepped by this run's kernel: torch restores a saved group's
+    ``fused`` flag with its numbers, which would silently undo a resumed run's kernel choice."""
+    for group, saved in zip(optimizer.param_groups, state["param_groups"], strict=True):
+        saved["fused"] = group.get("fused")
+    optimizer.load_state_dict(state)

@@ -22,6 +22,7 @@ from iris_wm.checkpoint.run_checkpoint import (
 )
 from iris_wm.errors import IrisError
 from iris_wm.models.state_dict import load_state_strict
+from iris_wm.training.optim import load_optimizer_state
 
 
 @runtime_checkable
@@ -55,7 +56,7 @@ class RunState:
             raise IrisError(f"{self.run_dir} has no completed epoch to resume from; start it again with iris train")
         load_state_strict(self.agent, read_weights(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
         for name, optimizer_state in load_torch_file(folder / OPTIMIZERS_FILE).items():
-            self.optimizers[name].load_state_dict(optimizer_state)
+            load_optimizer_state(self.optimizers[name], optimizer_state)
         state = load_torch_file(folder / TRAINER_STATE_FILE)
         self.rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"])

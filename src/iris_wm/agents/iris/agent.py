@@ -103,20 +103,23 @@ class IRISAgent(Agent):
         self._frame_cache = (FrameCache(self.tokenizer, training.cache_reconstructions_gib * 2**30)
                              if training.cache_tokens else None)
 
-    def sped_up(self, loss: Callable[[Batch], Losses]) -> Callable[[Batch], Losses]:
-        """A world-model or tokenizer loss as ``agent.speed`` runs it: compiled, under bf16 autocast."""
+    def sped_up(self, loss: Callable[..., Losses],
+                inputs: Callable[[Batch], tuple] = lambda batch: ()) -> Callable[[Batch], Losses]:
+        """A world-model or tokenizer loss ``loss(batch, *inputs(batch))`` as ``agent.speed`` runs it:
+        compiled, under bf16 autocast. ``inputs`` runs outside the compiled graph: the frame cache's
+        lookups read ids on the host and keep a Python table, which a graph cannot trace."""
         speed = self.speed()
         if speed.compile_training:
             loss = compile_fullgraph(loss, speed.compile_backend)
 
         def run(batch: Batch) -> Losses:
             with autocast(speed, self.device):
-                return loss(batch)
+                return loss(batch, *inputs(batch))
         return run
 
     def phases(self, training: IRISTraining) -> list[Phase]:
         t, vocab_size = training, self.config.tokenizer.vocab_size
-        common = {"learning_rate": t.learning_rate}
+        common = {"learning_rate": t.learning_rate, "fused_optimizer": self.speed().fused_optimizer_choice}
         anywhere = UniformSegments(sample_from_start=True, weighting=t.sampling_weighting)
         ending_real = UniformSegments(sample_from_start=False, weighting=t.sampling_weighting)
         return [
@@ -124,7 +127,7 @@ class IRISAgent(Agent):
                   loss=self._tokenizer_loss(), eval_loss=self.tokenizer.compute_loss,
                   summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
             Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
-                  sampler=anywhere, loss=self.sped_up(self._world_model_loss),
+                  sampler=anywhere, loss=self.sped_up(self._world_model_loss, self._cached_tokens),
                   eval_loss=lambda batch: self.world_model.compute_loss(batch, self.tokenizer),
                   summary=("wm obs", "loss_obs"),
                   # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
@@ -145,8 +148,10 @@ class IRISAgent(Agent):
             return loss(batch)
         return with_lpips
 
-    def _world_model_loss(self, batch: Batch) -> Losses:
-        tokens = self._frame_cache.tokens(batch) if self._frame_cache else None
+    def _cached_tokens(self, batch: Batch) -> tuple[Tensor | None]:
+        return (self._frame_cache.tokens(batch) if self._frame_cache else None,)
+
+    def _world_model_loss(self, batch: Batch, tokens: Tensor | None) -> Losses:
         return self.world_model.compute_loss(batch, self.tokenizer, tokens)
 
     def _actor_critic_loss(self, batch: Batch) -> Losses:

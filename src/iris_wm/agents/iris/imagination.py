@@ -87,7 +87,8 @@ class WorldModelEnv:
     def reset_from_tokens(self, tokens: Tensor) -> None:
         """Start every row's context from one frame given as tokens (B, K)."""
         if self.kv_cache is None or self.kv_cache.batch_size != tokens.shape[0]:
-            self.kv_cache = self.world_model.new_kv_cache(tokens.shape[0])
+            with self.precision():  # in the dtype the passes compute keys in (bf16 under autocast)
+                self.kv_cache = self.world_model.new_kv_cache(tokens.shape[0])
             self.position = torch.zeros(1, dtype=torch.long, device=tokens.device)
             if self.token_pass == "cuda-graphs":
                 # Buffers the graph writes in place must keep their addresses between replays.
