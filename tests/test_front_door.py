@@ -50,7 +50,8 @@ def test_benchmark_with_a_checkpoint_evaluates_it_over_the_seeds_as_torchwm(tmp_
                  "--out", str(sweep), "--eval-episodes", "1", "--eval-envs", "1", "--report-reps", "100",
                  "env.test.max_episode_steps=100"]) == 0
     scores = json.loads((sweep / "scores.json").read_text())
-    assert len(scores["Pong"]) == 2 and scores["details"]["checkpoint"] == str(folder.resolve())
+    assert list(scores) == ["Pong"] and len(scores["Pong"]) == 2
+    assert json.loads((sweep / "scores_details.json").read_text())["checkpoint"] == str(folder.resolve())
     for seed in (0, 1):  # one evaluation per seed, nothing trained
         run = sweep / "runs" / "Pong" / f"seed_{seed}"
         details = json.loads((run / "eval" / "benchmark.json").read_text())["details"]

@@ -36,6 +36,8 @@ CASES = [
     ([*BENCH, "--partition", "gpu"], "--partition is a SLURM option: use it with --launcher submitit"),
     ([*BENCH, "--launcher", "submitit-local", "--partition", "gpu"], "--partition is a SLURM option"),
     ([*BENCH, "--ray-address", "auto"], "--ray-address goes with --launcher ray"),
+    ([*BENCH, "--gpus-per-run", "1"], "--gpus-per-run goes with --launcher submitit, submitit-local or ray"),
+    ([*BENCH, "--launcher", "submitit-local", "--gpus-per-run", "-1"], "--gpus-per-run must be at least 0"),
     ([*BENCH, "--out", "ROOT/other"], "is not an iris benchmark sweep"),
     ([*BENCH, "--out", "ROOT/other/results.csv"], "is a file"),
     (["benchmark", "--games", "Breakout", "--seeds", "2", "--out", "ROOT/sweep"],

@@ -101,8 +101,8 @@ def test_a_sweep_killed_twice_continues_where_it_stopped_and_ends_in_scores_and_
     assert all(finished(run) for run in dirs.values())
 
     scores = json.loads((sweep / "scores.json").read_text())
-    assert {game: len(scores[game]) for game in GAMES} == {"Pong": 2, "Breakout": 2}
-    assert scores["details"]["seeds"] == {"Pong": [0, 1], "Breakout": [0, 1]}
+    assert {game: len(values) for game, values in scores.items()} == {"Pong": 2, "Breakout": 2}
+    assert json.loads((sweep / "scores_details.json").read_text())["seeds"] == {"Pong": [0, 1], "Breakout": [0, 1]}
     for game, seed in dirs:  # each score is its run's result
         result = json.loads((dirs[game, seed] / "eval" / "benchmark.json").read_text())
         assert scores[game][seed] == result[game][0]

@@ -23,11 +23,11 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from iris_wm.atomic import atomic_write_text
 from iris_wm.benchmark.records import LOG, RESULT, RunRecord, read_record, write_record, write_scores
-from iris_wm.benchmark.spec import BenchmarkSpec
+from iris_wm.benchmark.spec import RUN_KEY, BenchmarkSpec, parse_run_name
 from iris_wm.checkpoint import load_agent
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
 from iris_wm.envs import get_env_kind
@@ -50,8 +50,8 @@ class BenchmarkJob:
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = Path(HydraConfig.get().runtime.output_dir)
+        game, seed = take_run(cfg)
         config = to_train_config(cfg)
-        game, seed = config.env.id, config.common.seed
         label = f"{game} seed {seed}"
         record = read_record(self.sweep, game, seed)
         if (run_dir / RESULT).is_file():
@@ -79,6 +79,7 @@ class BenchmarkJob:
                          label: str) -> None:
         while True:
             record.attempts += 1
+            record.gave_up = False  # until this attempt fails with no retry left
             write_record(self.sweep, record)
             try:
                 self.attempt(cfg, config, run_dir, label)
@@ -97,8 +98,7 @@ class BenchmarkJob:
                 continue
             record.error = None
             write_record(self.sweep, record)
-            scores = write_scores(self.spec, self.sweep)
-            finished = sum(len(v) for k, v in scores.items() if k != "details")
+            finished = sum(map(len, write_scores(self.spec, self.sweep).values()))
             print(f"{label}: finished; {finished} of {len(self.spec.jobs())} runs have a score", flush=True)
             return
 
@@ -130,6 +130,15 @@ class BenchmarkJob:
         if done < stored.common.epochs:
             print(f"{label}: resuming {run_dir} after epoch {done}", flush=True)
             Trainer(stored, run_dir, resume=True).run()
+
+
+def take_run(cfg: DictConfig) -> tuple[str, int]:
+    """The job's game and seed, moved from the sweep key into ``env.id`` and ``common.seed``: the key
+    is no training setting, so the run's stored config (what ``iris resume`` reads) has no trace of it."""
+    with open_dict(cfg):
+        game, seed = parse_run_name(cfg.pop(RUN_KEY))
+        cfg.env.id, cfg.common.seed = game, seed
+    return game, seed
 
 
 def clear_unstarted(run_dir: Path) -> None:

@@ -4,8 +4,9 @@ A run folder is the truth about training (its checkpoint's epoch, its metrics) a
 result (``eval/benchmark.json``, written once the run is evaluated). Beside the run folders, the
 sweep keeps one small record per run (``state/GAME_seedS.json``: attempts, failures, the last
 error), written only by the job holding that run folder's lock, so that jobs never write the same
-file. The score file is rebuilt from the runs' results under a lock of its own: a job that fails,
-or finishes at the same moment as another, never loses another's score.
+file. The score file (and beside it, which seed each score is of) is rebuilt from the runs'
+results under a lock of its own: a job that fails, or finishes at the same moment as another,
+never loses another's score.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from iris_wm.training.run_folder import LOCK_FILE
 
 RESULT = Path("eval") / "benchmark.json"  # in a run folder: its score in the published format
 LOG = "benchmark.log"  # in a run folder: everything its jobs printed
-SCORES = "scores.json"
+SCORES = "scores.json"  # the published runs format only: the notebooks computing the aggregates read it
+SCORES_DETAILS = "scores_details.json"  # what scores.json holds: each score's seed, the agent, when
 TEST_RETURN = "test_dataset/return"
 
 
@@ -81,7 +83,13 @@ class RunStatus:
     test_return: float | None  # the last evaluation's mean test return during training
     score: float | None  # the benchmark result, once finished
     log: Path
-    error: str | None
+    error: str | None  # of the last failure
+    failures: int
+
+    def has_work_left(self, max_retries: int) -> bool:
+        """Whether a job should be launched for it: not finished, not held by another launch's job,
+        and not failed more than ``max_retries`` times."""
+        return self.state not in ("finished", "running") and self.failures <= max_retries
 
 
 def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunStatus:
@@ -101,7 +109,7 @@ def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunSta
         state = "pending"
     returns = [entry[TEST_RETURN] for entry in read_metrics(run_dir) if TEST_RETURN in entry]
     return RunStatus(game, seed, state, epoch, target_epochs(run_dir), returns[-1] if returns else None,
-                     result, run_dir / LOG, record.error)
+                     result, run_dir / LOG, record.error, record.failures)
 
 
 def target_epochs(run_dir: Path) -> int | None:
@@ -131,19 +139,19 @@ def scores_lock(sweep: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def write_scores(spec: BenchmarkSpec, sweep: Path) -> dict:
-    """``scores.json`` in the published runs format, ``{game: [score of each finished seed]}``, with
-    which seeds those are under ``details``; rebuilt from every finished run's result."""
+def write_scores(spec: BenchmarkSpec, sweep: Path) -> dict[str, list[float]]:
+    """``scores.json``, ``{game: [score of each finished seed]}``, rebuilt from every finished run's
+    result; which seeds those are, with the agent and the time, go beside it into ``scores_details.json``."""
     with scores_lock(sweep):
-        games: dict[str, list[float]] = {}
+        scores: dict[str, list[float]] = {}
         seeds: dict[str, list[int]] = {}
         for game, seed in spec.jobs():
             score = read_result(spec.run_dir(sweep, game, seed))
             if score is not None:
-                games.setdefault(game, []).append(score)
+                scores.setdefault(game, []).append(score)
                 seeds.setdefault(game, []).append(seed)
-        details = {"agent": spec.agent, "env": spec.env, "seeds": seeds, "checkpoint": spec.checkpoint,
-                   "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-        data = {**games, "details": details}
-        atomic_write_text(sweep / SCORES, json.dumps(data, indent=1) + "\n")
-    return data
+        details = {"agent": spec.agent, "env": spec.env, "checkpoint": spec.checkpoint,
+                   "seeds": seeds, "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+        atomic_write_text(sweep / SCORES_DETAILS, json.dumps(details, indent=1) + "\n")
+        atomic_write_text(sweep / SCORES, json.dumps(scores, indent=1) + "\n")
+    return scores

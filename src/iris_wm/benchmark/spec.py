@@ -18,6 +18,7 @@ from iris_wm.games import ATARI_100K_GAMES
 SPEC_FILE = "benchmark.yaml"
 FORMAT = "iris-wm-benchmark"
 RUNS = "runs"  # the sweep folder's run folders: runs/GAME/seed_S
+RUN_KEY = "benchmark_run"  # the sweep key: a job's run name (GAME/seed_S), which sets its env.id and common.seed
 GAME_SETS = {"atari26": ("atari", ATARI_100K_GAMES)}  # name -> (environment kind, games)
 
 
@@ -42,20 +43,30 @@ class BenchmarkSpec:
         return [(game, seed) for game in self.games for seed in range(self.seeds)]
 
     def run_dir(self, sweep: Path, game: str, seed: int) -> Path:
-        return sweep / RUNS / game / f"seed_{seed}"
+        return sweep / RUNS / run_name(game, seed)
 
     def train_overrides(self) -> list[str]:
         """The overrides every run's config is composed from, before its game and seed."""
         return [f"agent={self.agent}", f"env={self.env}", *self.overrides]
 
-    def sweep_overrides(self, sweep: Path, games: list[str], seeds: list[int]) -> list[str]:
-        """Hydra's multirun over ``games`` x ``seeds``, each job in its own deterministic run folder."""
-        return ["--multirun", *self.train_overrides(), f"env.id={','.join(games)}",
-                f"common.seed={','.join(map(str, seeds))}",
-                f"hydra.sweep.dir={sweep / RUNS}", "hydra.sweep.subdir=${env.id}/seed_${common.seed}",
+    def sweep_overrides(self, sweep: Path, runs: list[str]) -> list[str]:
+        """Hydra's multirun over exactly ``runs`` (run names: one sweep key, not games x seeds, so
+        that a finished or abandoned pair gets no job), each job in its own deterministic run folder."""
+        return ["--multirun", *self.train_overrides(), f"+{RUN_KEY}={','.join(runs)}",
+                f"hydra.sweep.dir={sweep / RUNS}", f"hydra.sweep.subdir=${{{RUN_KEY}}}",
                 # each job's output goes to its benchmark.log, its config to config/train.yaml; Hydra's
                 # logging and .hydra/ copies would repeat them, changed at every launch
                 "hydra/hydra_logging=disabled", "hydra/job_logging=disabled", "hydra.output_subdir=null"]
+
+
+def run_name(game: str, seed: int) -> str:
+    """A run's folder under the sweep's runs/, and its value of the sweep key."""
+    return f"{game}/seed_{seed}"
+
+
+def parse_run_name(name: str) -> tuple[str, int]:
+    game, _, seed = name.rpartition("/seed_")
+    return game, int(seed)
 
 
 def parse_games(text: str, env_kind) -> tuple[str, ...]:

@@ -5,11 +5,12 @@ prints each run's state. Running the same command again continues the sweep (doc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import typing
 from pathlib import Path
 
 EPILOG = """examples:
-  iris benchmark --agent iris --games atari26 --seeds 5 --launcher submitit --partition gpu --gpus-per-node 1
+  iris benchmark --agent iris --games atari26 --seeds 5 --launcher submitit --partition gpu --gpus-per-run 1
   iris benchmark --games Pong,Breakout --seeds 2 preset=cpu-smoke     one machine, tiny networks
   iris benchmark --env crafter --seeds 3 --launcher ray --ray-address auto
   iris benchmark --game ALE/Pong-v5 --checkpoint path/to/agent --seeds 5   evaluate one agent over 5 seeds
@@ -38,10 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-episodes", type=int, default=100, help="test episodes per run (the paper: 100)")
     parser.add_argument("--eval-envs", type=int, default=25, help="test environments per run (the paper: 25)")
     parser.add_argument("--report-reps", type=int, default=50_000, help="bootstrap reps of the report's CIs")
+    parser.add_argument("--gpus-per-run", type=int, metavar="N",
+                        help="GPUs of each run, with --launcher submitit, submitit-local or ray (default: "
+                             "submitit asks none; Ray asks 1 if the cluster has GPUs, else 0)")
     slurm = parser.add_argument_group("SLURM (--launcher submitit)")
-    for name, hint in typing.get_type_hints(SlurmOptions).items():
-        kind = int if int in typing.get_args(hint) else str
-        slurm.add_argument(slurm_flag(name), dest=f"slurm_{name}", type=kind, metavar="N" if kind is int else "NAME")
+    hints = typing.get_type_hints(SlurmOptions)
+    for option in dataclasses.fields(SlurmOptions):
+        kind = int if int in typing.get_args(hints[option.name]) else str
+        also = "; also with submitit-local" if option.metadata["local"] else ""
+        slurm.add_argument(slurm_flag(option.name), dest=f"slurm_{option.name}", type=kind,
+                           metavar="N" if kind is int else "NAME", help=option.metadata["help"] + also)
     parser.add_argument("--ray-address", help="with --launcher ray: auto (this cluster) or ray://HOST:PORT; "
                                               "default: a Ray instance started here")
 
@@ -49,15 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.overrides[:1] == ["status"]:
         return status(args.overrides[1:])
-    from iris_wm.benchmark.launchers import check_launcher
     from iris_wm.benchmark.records import sweep_status, write_scores
     from iris_wm.benchmark.spec import default_sweep_folder, open_sweep
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import compose_sweep
 
     spec, games_text = build_spec(args)
-    slurm = slurm_options(args)
-    check_launcher(args.launcher, slurm, args.ray_address)
+    launch = launch_options(args)
+    launch.check()
     if args.max_retries < 0:
         raise IrisError(f"--max-retries must be at least 0, got {args.max_retries}")
     check_checkpoint(spec)
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"benchmark {sweep}: {'new sweep, ' if started else ''}{len(before)} runs "
           f"({', '.join(f'{n} {state}' for state, n in sorted(counts.items()))}), launcher {args.launcher}",
           flush=True)
-    code = launch_unfinished(spec, sweep, before, args, slurm)
+    code = launch_runs_with_work(spec, sweep, before, launch, args.max_retries)
     write_scores(spec, sweep)
     runs = sweep_status(spec, sweep)
     print(status_table(runs))
@@ -80,21 +86,26 @@ def run(args: argparse.Namespace) -> int:
     return report(spec, sweep, runs, args.report_reps)
 
 
-def launch_unfinished(spec, sweep: Path, runs, args: argparse.Namespace, slurm) -> int:
-    """One Hydra multirun over the games and seeds that have an unfinished run (a cluster job is
-    not spent on a run that has its result): the exit code of the launch."""
+def launch_runs_with_work(spec, sweep: Path, runs, launch, max_retries: int) -> int:
+    """One Hydra multirun over exactly the runs with work left, so that no cluster job is spent on a
+    finished run, one given up after ``max_retries`` failures or one another launch's job holds: the
+    exit code of the launch."""
     from iris_wm.benchmark.job import BenchmarkJob
-    from iris_wm.benchmark.launchers import launcher_overrides
     from iris_wm.training.hydra_app import run_hydra
 
-    unfinished = [run for run in runs if run.state != "finished"]
-    if not unfinished:
+    names = runs_with_work_left(runs, max_retries)
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    print(f"launching {len(names)} runs{': ' if names else ''}{shown}", flush=True)
+    if not names:
         return 0
-    games = list(dict.fromkeys(run.game for run in unfinished))
-    seeds = sorted({run.seed for run in unfinished})
-    overrides = [*spec.sweep_overrides(sweep, games, seeds),
-                 *launcher_overrides(args.launcher, slurm, args.ray_address, sweep)]
-    return run_hydra(overrides, BenchmarkJob(sweep, spec, args.max_retries))
+    return run_hydra([*spec.sweep_overrides(sweep, names), *launch.overrides(sweep)],
+                     BenchmarkJob(sweep, spec, max_retries))
+
+
+def runs_with_work_left(runs, max_retries: int) -> list[str]:
+    from iris_wm.benchmark.spec import run_name
+
+    return [run_name(run.game, run.seed) for run in runs if run.has_work_left(max_retries)]
 
 
 def build_spec(args: argparse.Namespace):
@@ -123,10 +134,11 @@ def _default_game(env_kind) -> str | None:
     return None if game in (None, "???") else game
 
 
-def slurm_options(args: argparse.Namespace):
-    from iris_wm.benchmark.launchers import SlurmOptions
+def launch_options(args: argparse.Namespace):
+    from iris_wm.benchmark.launchers import LaunchOptions, SlurmOptions
 
-    return SlurmOptions(**{name: getattr(args, f"slurm_{name}") for name in SlurmOptions.__dataclass_fields__})
+    slurm = SlurmOptions(**{name: getattr(args, f"slurm_{name}") for name in SlurmOptions.__dataclass_fields__})
+    return LaunchOptions(args.launcher, slurm, args.gpus_per_run, args.ray_address)
 
 
 def check_checkpoint(spec) -> None:
@@ -181,8 +193,10 @@ def report(spec, sweep: Path, runs, reps: int) -> int:
 
     unfinished = [f"{run.game} seed {run.seed}" for run in runs if run.state != "finished"]
     if unfinished:
+        failed = any(run.state == "failed" for run in runs)
+        retry = " (the failed ones with a higher --max-retries, once their log's cause is fixed)" if failed else ""
         print(f"not reported: {len(unfinished)} runs are not finished ({', '.join(unfinished[:5])}); run the same "
-              f"command again to continue them", flush=True)
+              f"command again to continue them{retry}", flush=True)
         return 1
     parser = argparse.ArgumentParser(prog="iris report")
     report_command.add_arguments(parser)
