@@ -54,6 +54,9 @@ class AgentKind:
     # Checks of the config that need more than its values (files, devices), run before any work.
     check: Callable[[Any], None] | None = None
     pretrained: tuple[PretrainedAgent, ...] = ()  # the authors' published agents of this kind
+    # The policy's sampling temperature in the test protocol (iris eval, play, benchmark) when none is
+    # asked for: the one the kind's authors evaluate with.
+    eval_temperature: float = 0.5
 
 
 BUILT_IN = {"iris": "iris_wm.agents.iris", "iris-lm": "iris_wm.agents.iris_lm",
@@ -68,6 +71,11 @@ def register_agent_kind(kind: AgentKind) -> AgentKind:
 
 def get_agent_kind(name: str) -> AgentKind:
     return AGENT_KINDS.get(name)
+
+
+def policy_temperature(agent: Agent, temperature: float | None = None) -> float:
+    """``temperature``, or where it is None the test temperature of the agent's kind."""
+    return get_agent_kind(agent.kind).eval_temperature if temperature is None else temperature
 
 
 def find_pretrained(game: str, kind: str | None = None) -> tuple[AgentKind, PretrainedAgent]:

@@ -1,9 +1,9 @@
 """``iris eval RUN_DIR|CHECKPOINT``: the paper's test protocol on the real game.
 
-Full games (no life-loss ends, one no-op start, 108,000-frame limit), actions sampled at
-temperature 0.5; by default 100 episodes over 25 environments, as the authors' evaluation script.
-Writes the per-episode returns as JSON in the published score-file format (game -> [score of this
-run]) with the details beside.
+Full games (no life-loss ends, one no-op start, 108,000-frame limit), actions sampled at the agent
+kind's test temperature (IRIS 0.5, Δ-IRIS 1.0, as their authors evaluate them); by default 100
+episodes over 25 environments, as the authors' evaluation script. Writes the per-episode returns as
+JSON in the published score-file format (game -> [score of this run]) with the details beside.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", help="the game; read from the run folder when not given")
     parser.add_argument("--video", action="store_true", help="also write every episode as MP4")
     parser.add_argument("--out", type=Path, help="JSON file to write (default: RUN_DIR/eval/eval_TIME.json)")
-    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--temperature", type=float,
+                        help="policy sampling temperature (default: the agent kind's test temperature, "
+                             "IRIS 0.5, Δ-IRIS 1.0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
 

@@ -1,8 +1,8 @@
 """The paper's test protocol on the real game: full games (the env kind's test settings), actions
-sampled at a temperature (the paper: 0.5), a number of episodes over several environments (the
-authors' evaluation script: 100 over 25). The result is a score file in the published runs format
-(``{game: [score of this run]}``) with the details beside, as ``iris eval`` and ``iris benchmark``
-write it."""
+sampled at a temperature (by default the agent kind's, as its authors evaluate it: IRIS 0.5, Δ-IRIS
+1.0), a number of episodes over several environments (the authors' evaluation script: 100 over 25).
+The result is a score file in the published runs format (``{game: [score of this run]}``) with the
+details beside, as ``iris eval`` and ``iris benchmark`` write it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from iris_wm.agents import policy_temperature
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.envs import EnvKind
@@ -25,14 +26,15 @@ from iris_wm.training.media import EpisodeMediaDir
 class EvalProtocol:
     episodes: int = 100
     num_envs: int = 25
-    temperature: float = 0.5
+    temperature: float | None = None  # None: the agent kind's test temperature
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.num_envs < 1:
             raise IrisError("--episodes and --num-envs must be at least 1")
-        if not self.temperature > 0:
-            raise IrisError(f"--temperature must be positive, got {self.temperature} (the paper's test protocol: 0.5)")
+        if self.temperature is not None and not self.temperature > 0:
+            raise IrisError(f"--temperature must be positive, got {self.temperature}; leave it out for the agent "
+                            f"kind's test temperature")
 
 
 def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalProtocol, source: str,
@@ -44,6 +46,7 @@ def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalPro
         env.close()
         raise IrisError(f"{env_config.id} has {env.num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
+    temperature = policy_temperature(agent, protocol.temperature)
     videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
     dataset = EpisodeDataset(None, "eval")
 
@@ -54,13 +57,13 @@ def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalPro
     collector = Collector(env, dataset, np.random.default_rng(protocol.seed), protocol.seed,
                           on_episode_end=save_video, step_extras=env_kind.step_extras)
     collector.collect(agent.eval(), CollectionConfig(num_envs=env.num_envs, epsilon=0.0,
-                                                     temperature=protocol.temperature, num_steps=None,
+                                                     temperature=temperature, num_steps=None,
                                                      num_episodes=protocol.episodes), epoch=0)
     env.close()
     episodes = [dataset.get_episode(i) for i in dataset.episode_ids]
     returns = [episode.metrics()["episode_return"] for episode in episodes]
     details = {"checkpoint": source, "episodes": len(returns), "mean": float(np.mean(returns)),
-               "std": float(np.std(returns)), "episode_returns": returns, "temperature": protocol.temperature,
+               "std": float(np.std(returns)), "episode_returns": returns, "temperature": temperature,
                "seed": protocol.seed}
     # What the env kind measures beyond the return (Crafter: achievement counts and the score).
     finals = [episode.final_extras() for episode in episodes]

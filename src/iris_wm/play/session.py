@@ -28,7 +28,7 @@ class Options:
     game: str | None = None  # overrides the run folder's game; required without a run folder
     device: str = "auto"
     seed: int = 0
-    temperature: float = 0.5  # the paper's test temperature; the authors' viewer used 1.0
+    temperature: float | None = None  # None: the agent kind's test temperature (IRIS's authors' viewer used 1.0)
     reconstruction: bool = False
     flush_every: int | None = None
     env_kind: str | None = None  # of the game, where no run folder says it (a published agent's)
@@ -80,6 +80,7 @@ def _run_config(run_dir: Path):
 def _agent_source(path: Path | str, options: Options, names: list[str], env_kind, env_config):
     import torch
 
+    from iris_wm.agents import policy_temperature
     from iris_wm.checkpoint import load_agent
     from iris_wm.play.sources import Policy, RealGameSource, WorldModelSource
 
@@ -88,9 +89,10 @@ def _agent_source(path: Path | str, options: Options, names: list[str], env_kind
     if agent.num_actions != len(names):
         raise IrisError(f"{env_config.id} has {len(names)} actions but the agent was trained with {agent.num_actions}; "
                         f"pass the game it was trained on with --env")
+    temperature = policy_temperature(agent, options.temperature)
     if options.mode == "agent":
         return RealGameSource(agent, env_kind.make_env(env_config, options.seed), env_kind, env_config.id, names,
-                              options.temperature, options.reconstruction)
-    policy = Policy(agent, options.temperature) if options.mode == "agent-world-model" else None
+                              temperature, options.reconstruction)
+    policy = Policy(agent, temperature) if options.mode == "agent-world-model" else None
     return WorldModelSource(agent, env_kind.make_env(env_config, options.seed), env_kind, env_config.id, names,
                             policy, options.flush_every)

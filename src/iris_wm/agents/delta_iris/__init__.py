@@ -21,4 +21,5 @@ register_agent_kind(AgentKind(
     default_preset="delta-atari",
     original=OriginalFormat(recognizes=is_original_delta_iris, load=load_original_state, describe=describe_import),
     pretrained=PUBLISHED,
+    eval_temperature=1.0,  # the authors' test collector samples at temperature 1 (IRIS's: 0.5)
 ))
