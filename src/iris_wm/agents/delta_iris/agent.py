@@ -122,9 +122,10 @@ class DeltaIRISAgent(Agent):
         world_model_sampler = PrioritizedSegments(t.world_model.priority_alpha, can_sample_beyond_end=True)
         actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
         self._samplers = [tokenizer_sampler, world_model_sampler, actor_critic_sampler]
-        tokenizer_loss = self._autocast(t, self.tokenizer.compute_loss)
-        world_model_eval_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
-        world_model_loss = self._autocast(t, lambda batch: self.world_model.compute_loss(
+        bf16 = t.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
+        tokenizer_loss = self._autocast(bf16, self.tokenizer.compute_loss)
+        world_model_eval_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
+        world_model_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(
             batch, self.tokenizer, self._cached_tokens(batch)))
         # predicting Δ-tokens uniformly at random scores latents_weight * ln(codebook size)
         uniform = c.world_model.latents_weight * math.log(c.tokenizer.codebook_size)
@@ -150,12 +151,10 @@ class DeltaIRISAgent(Agent):
         return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss,
                                               self._cached_tokens(batch))
 
-    def _autocast(self, training: DeltaIRISTraining, loss):
-        """``loss`` under bf16 autocast where ``training.bf16_autocast`` asks for it."""
+    def _autocast(self, bf16: bool, loss):
+        """``loss`` under bf16 autocast when ``bf16``."""
         def run(batch: Batch) -> Losses:
-            device = self.device.type
-            enabled = training.bf16_autocast == "on" or (training.bf16_autocast == "auto" and device == "cuda")
-            context = torch.autocast(device, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+            context = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
             with context:
                 return loss(batch)
         return run

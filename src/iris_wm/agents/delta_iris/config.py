@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+
 from iris_wm.agents.base import PhaseSettings, TrainingConfig
 from iris_wm.agents.delta_iris.actor_critic import DeltaActorCriticConfig, DeltaActorCriticLossConfig
 from iris_wm.agents.delta_iris.tokenizer import DeltaTokenizerConfig
@@ -53,8 +55,8 @@ class DeltaTokenizerPhaseSettings(DeltaPhaseSettings):
 @dataclass
 class DeltaIRISTraining(TrainingConfig):
     learning_rate: float = positive(1e-4)
-    # bf16 autocast of the tokenizer and world model: "auto" on CUDA only (on a CPU without native
-    # bf16 it is about 10x slower than float32), "on", or "off".
+    # bf16 autocast of the tokenizer's and world model's training steps: "auto" on CUDA only (on a CPU
+    # without native bf16 it is about 10x slower than float32), "on" (CUDA only, refused elsewhere), "off".
     bf16_autocast: str = one_of(("auto", "on", "off"), "auto")
     # A per-epoch cache of the frozen tokenizer's tokens of sampled transitions, shared by the world
     # model's and the actor-critic's phases (the same numbers, less work).
@@ -66,3 +68,10 @@ class DeltaIRISTraining(TrainingConfig):
         weight_decay=0.01))
     actor_critic: DeltaPhaseSettings = field(default_factory=lambda: DeltaPhaseSettings(
         batch_num_samples=64, start_after_epochs=75, steps_per_epoch=200))
+
+    def uses_bf16(self, device: torch.device) -> bool:
+        """Whether the tokenizer and world model train under bf16 autocast on ``device``."""
+        if self.bf16_autocast == "on" and device.type != "cuda":
+            raise IrisError(f"training.bf16_autocast=on needs a CUDA device, and the agent is on {device}; use "
+                            f"training.bf16_autocast=auto (bf16 on CUDA, float32 elsewhere) or off")
+        return self.bf16_autocast == "on" or (self.bf16_autocast == "auto" and device.type == "cuda")
