@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from iris_wm.agents import create_model
+from iris_wm.agents.delta_iris.original import to_original_names as delta_iris_file
+from iris_wm.agents.iris.original import to_original_names as iris_file
+from iris_wm.checkpoint import load_agent
 from iris_wm.cli import main
+from tests.agents.delta_iris.tiny import tiny_config as tiny_delta_config
 from tests.factories import folder_hash, tiny_train_overrides
 
 pytest.importorskip("ale_py")
@@ -17,10 +22,13 @@ pytest.importorskip("ale_py")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    """A finished one-epoch Breakout run, with its scores file and a plain file beside it."""
+    """A finished one-epoch Breakout run, with its scores file, a plain file, and its agent and a tiny
+    Δ-IRIS agent in their authors' checkpoint formats beside it."""
     root = tmp_path_factory.mktemp("bad_input")
     run_dir = root / "run"
     assert main(["train", *tiny_train_overrides(run_dir, epochs=1)]) == 0
+    torch.save(iris_file(load_agent(run_dir, device="cpu")), root / "iris_last.pt")
+    torch.save(delta_iris_file(create_model("delta-iris", 4, "cpu", tiny_delta_config())), root / "delta_last.pt")
     (root / "a_file").write_text("not a folder")
     (root / "a_folder").mkdir()
     (root / "scores.json").write_text('{"Breakout": [1.0]}')
@@ -73,6 +81,17 @@ CASES = [
     (["train", "env=atari", "env.id=crafter"], "unknown Atari game 'crafter'"),
     (["train", "env=minecraft", "env.id=Pong"], "minecraft"),
     (["train", "-m", "env.id=Pong", "common.epochs=3,0"], "sweep job 1 (common.epochs=0)"),
+    # train, Δ-IRIS: a Crafter preset with an Atari game, negative priorities, rollouts beyond the context
+    (["train", "agent=delta-iris", "preset=delta-crafter", "env.id=Pong"],
+     "preset=delta-crafter is made for env=crafter, but 'Pong' is a game of env=atari; choose preset=delta-atari"),
+    (["train", "agent=delta-iris", "env.id=Pong", "training.world_model.priority_alpha=-1"],
+     "training.world_model.priority_alpha=-1.0 is out of range: it must be at least 0"),
+    (["train", "agent=delta-iris", "env.id=Pong", "agent.actor_critic_loss.imagine_horizon=21"],
+     "5 + 21 + 1 = 27 frames do not fit the world model's context (agent.world_model.transformer.max_blocks=26); "
+     "lower agent.actor_critic_loss.imagine_horizon"),
+    pytest.param(["train", "preset=delta-cpu-smoke", "env.id=Pong", "training.bf16_autocast=on",
+                  "hydra.run.dir=ROOT/bf16_run"], "training.bf16_autocast=on needs a CUDA device",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there")),
     (["train", "env.id=Pong", "hydra.run.dir=FILE"], "is a file"),
     (["train", "env.id=Pong", "hydra.run.dir=RUN"], "is not empty"),
     # resume: what would change the run, bad values, folders that are not runs
@@ -100,6 +119,10 @@ CASES = [
     (["convert", "iris", "FILE", "ROOT/out"], "FILE"),
     (["convert", "iris", "ROOT/scores.json", "FILE"], "is a file"),
     (["convert", "dreamer", "FILE", "ROOT/out"], "unknown agent kind 'dreamer'"),
+    (["convert", "iris", "ROOT/delta_last.pt", "ROOT/out"],
+     "ROOT/delta_last.pt is an authors' delta-iris checkpoint, not iris; run iris convert delta-iris"),
+    (["convert", "delta-iris", "ROOT/iris_last.pt", "ROOT/out"],
+     "ROOT/iris_last.pt is an authors' iris checkpoint, not delta-iris; run iris convert iris"),
     (["play", "RUN", "-r", "--headless", "--out", "ROOT/a_folder"], "is a folder"),
     (["play", "ROOT/missing", "--headless"], "does not exist"),
     (["play", "RUN", "--headless", "--temperature", "0"], "--temperature"),

@@ -143,15 +143,44 @@ def with_presets(overrides: list[str]) -> list[str]:
             (chosen[group],) = kinds
             added.append(f"{group}={chosen[group]}")
             if group == "env" and "env.id" in chosen:
-                try:
-                    get_env_kind(chosen["env"]).resolve_id(chosen["env.id"])
-                except IrisError as error:
-                    raise IrisError(f"preset={chosen['preset']} is made for env={chosen['env']}: {error}") from None
+                check_game_fits_preset(chosen)
         kind = chosen.get(group, defaults[group])
         if kinds and kind not in kinds:
             raise IrisError(f"preset={chosen['preset']} is made for {group}={' or '.join(sorted(kinds))}, not "
                             f"{group}={kind}; choose one of those, or a preset made for {group}={kind}")
     return overrides + added
+
+
+def check_game_fits_preset(chosen: dict[str, str]) -> None:
+    """``env.id`` is a game of the env kind the preset is made for. A game of another env kind is
+    refused with the chosen agent kind's presets made for that one."""
+    preset, env, game = chosen["preset"], chosen["env"], chosen["env.id"]
+    try:
+        get_env_kind(env).resolve_id(game)
+    except IrisError as error:
+        owner = next((name for name, kind in ENV_KINDS.records().items() if name != env and has_game(kind, game)), None)
+        if owner is None:
+            raise IrisError(f"preset={preset} is made for env={env}: {error}") from None
+        agent = chosen.get("agent", DEFAULT_AGENT_KIND)
+        fitting = [f"preset={name}" for name in presets_for(agent, owner)]
+        fix = f"{' or '.join(fitting)}, agent={agent}'s presets for it" if fitting else "a preset made for it"
+        raise IrisError(f"preset={preset} is made for env={env}, but {game!r} is a game of env={owner}; choose "
+                        f"{fix}") from None
+
+
+def has_game(env_kind, game: str) -> bool:
+    try:
+        env_kind.resolve_id(game)
+    except IrisError:
+        return False
+    return True
+
+
+def presets_for(agent: str, env: str) -> list[str]:
+    """The agent kind's presets that may run on the env kind (made for it, or for no env kind)."""
+    folder = get_agent_kind(agent).presets
+    names = sorted(path.stem for path in folder.glob("*.yaml")) if folder is not None else []
+    return [name for name in names if not (made_for := preset_parts(name)["env"]) or env in made_for]
 
 
 def compose_config(overrides: list[str]) -> TrainConfig:
