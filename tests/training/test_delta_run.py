@@ -1,15 +1,21 @@
 """Δ-IRIS end to end through the shared trainer: a tiny delta-cpu-smoke run (random first epoch,
-every phase, two evaluations, media), its prioritised samplers' counts in the checkpoint, and a
-resume after SIGKILL that loses no episode and continues the counts."""
+every phase, two evaluations, media), its prioritised samplers' counts in the checkpoint, the first
+epoch's uniformly random actions chosen without the policy, and a resume after SIGKILL that loses no
+episode and continues the counts."""
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
+from iris_wm.agents import create_model
 from iris_wm.checkpoint.run_checkpoint import TRAINER_STATE_FILE, latest_checkpoint
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.envs import get_env_kind
+from iris_wm.training.collector import Collector
+from iris_wm.training.hydra_app import compose_config
 from iris_wm.training.metrics_logger import read_metrics
 from tests.factories import folder_hash, kill_9_in_second_epoch, tiny_delta_overrides
 
@@ -50,6 +56,36 @@ def test_each_component_counts_the_segments_it_drew(finished_run):
     # tokenizer: 3 + 3 x 2 steps of 2 segments; world model: 3 x 2 x 2; actor-critic: 2 x 2 x 2
     assert {name: sum(c.values()) for name, c in counts.items()} == {"tokenizer": 18, "world_model": 12,
                                                                     "actor_critic": 8}
+
+
+@pytest.mark.parametrize(("preset", "game", "random_steps"), [("delta-atari", "Pong", 2_000),
+                                                            ("delta-crafter", "Crafter", 100_000)])
+def test_the_papers_presets_start_with_random_steps(preset, game, random_steps):
+    if game == "Crafter":
+        pytest.importorskip("crafter")
+    assert compose_config([f"preset={preset}", f"env.id={game}"]).collection.train.num_steps_first_epoch == random_steps
+
+
+def test_the_first_epoch_collects_uniformly_random_actions_without_the_policy(tmp_path, monkeypatch):
+    config = compose_config(tiny_delta_overrides(tmp_path, **{"collection.train.num_steps_first_epoch": 400}))
+    env = get_env_kind(config.env.kind).make_vector_env(config.env.train, config.collection.train.num_envs, 0)
+    agent = create_model("delta-iris", env.num_actions, "cpu", config.agent).eval()
+    steps = []  # frames the policy was asked to act on, per call
+    policy_step = agent.policy_step
+    monkeypatch.setattr(agent, "policy_step", lambda frames, seen=False: steps.append(len(frames)) or
+                        policy_step(frames, seen))
+    dataset = EpisodeDataset(None, "train")
+    collector = Collector(env, dataset, np.random.default_rng(0), seed=0)
+    try:
+        collector.collect(agent, config.collection.train, epoch=1)
+        actions = np.concatenate([dataset.get_episode(i).actions for i in dataset.episode_ids])
+        assert len(actions) == 400 and steps == []
+        shares = np.bincount(actions, minlength=env.num_actions) / len(actions)
+        assert np.abs(shares - 1 / env.num_actions).max() < 0.1, shares  # 4 actions: 100 ± 9 draws each
+        collector.collect(agent, config.collection.train, epoch=2)
+        assert steps == [1] * 30  # from epoch 2 the policy chooses every step (ε = 0.01 may replace it)
+    finally:
+        env.close()
 
 
 def test_kill_9_mid_epoch_then_resume_loses_no_episode_and_continues_the_counts(tmp_path):
