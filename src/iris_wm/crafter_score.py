@@ -1,10 +1,12 @@
 """The Crafter benchmark's definitions (Hafner, ICLR 2022): its 22 achievements, their success
-rates and the Crafter score. Shared by the environment (metrics during training) and the reports."""
+rates, the Crafter score and the task's name. Shared by the environment (metrics during training) and
+the reports."""
 
 from __future__ import annotations
 
 import numpy as np
 
+TASK = "Crafter"  # the one task, with rewards (gym id CrafterReward-v1): its key in score files
 ACHIEVEMENTS = (
     "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
     "collect_stone", "collect_wood", "defeat_skeleton", "defeat_zombie", "eat_cow", "eat_plant",

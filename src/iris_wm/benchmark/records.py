@@ -79,7 +79,7 @@ class RunStatus:
     seed: int
     state: str  # finished, running, interrupted, failed, pending
     epoch: int  # of its last checkpoint
-    epochs: int | None  # the run's common.epochs, once it started
+    epochs: int | None  # the run's common.epochs, once it started; None when a --checkpoint is evaluated
     test_return: float | None  # the last evaluation's mean test return during training
     score: float | None  # the benchmark result, once finished
     log: Path
@@ -108,7 +108,9 @@ def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunSta
     else:
         state = "pending"
     returns = [entry[TEST_RETURN] for entry in read_metrics(run_dir) if TEST_RETURN in entry]
-    return RunStatus(game, seed, state, epoch, target_epochs(run_dir), returns[-1] if returns else None,
+    # with --checkpoint nothing is trained: the stored config's epochs are no run's target
+    epochs = target_epochs(run_dir) if spec.checkpoint is None else None
+    return RunStatus(game, seed, state, epoch, epochs, returns[-1] if returns else None,
                      result, run_dir / LOG, record.error, record.failures)
 
 

@@ -2,7 +2,7 @@
 
 Atari 100k inputs are score files (``{game: [score per run]}`` or CURL-style records) and run
 folders (every ``eval/*.json`` below them). Crafter inputs are ``stats.jsonl`` files or folders
-holding them. See docs/report.md.
+holding them, Crafter run folders, and score files of Crafter runs. See docs/report.md.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _run_crafter(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]
         _write(args.out, "report.md", crafter.crafter_markdown(results)),
         _write(args.out, "report.json", json.dumps(crafter.crafter_json(results), indent=1) + "\n"),
     ]
-    if not args.no_figures:
+    if not args.no_figures and any(result.success_rates is not None for result in results):
         from iris_wm.evaluation import figures
 
         written.append(figures.crafter_figure(results, args.out / "figures" / "crafter_success_rates.png"))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from iris_wm.config import at_least
-from iris_wm.crafter_score import ACHIEVEMENTS, crafter_score, success_rates
+from iris_wm.crafter_score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.envs import tie_sides
 from iris_wm.errors import IrisError
 
@@ -34,7 +34,6 @@ if not hasattr(crafter, "Env") or len(constants.actions) != 17 or set(constants.
     raise IrisError(f"the installed crafter {getattr(crafter, '__version__', '')} lacks Crafter 1.8's API "
                     f"(17 actions, 22 achievements); pip install 'crafter>=1.8,<2'")
 
-TASK = "Crafter"  # the one task, with rewards (gym id CrafterReward-v1)
 ACTION_NAMES = tuple(constants.actions)
 VIEW_SIZE = 576  # pixels of the frame the viewer shows large: 64 per cell of the 9x9 view
 # A person's layout, as the authors' viewer.

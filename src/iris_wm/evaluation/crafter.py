@@ -14,7 +14,9 @@ A run is read from any of:
 - an ``iris eval`` score file of a Crafter agent (``details.episode_achievements``), or a run folder
   (its newest ``eval/*.json``), or a folder of run folders (a sweep: one run each);
 - the benchmark's published runs (a JSON list of runs with ``xs``, ``reward`` and per-achievement
-  lists, e.g. the human players' file bundled here): episodes that ended within ``budget`` steps.
+  lists, e.g. the human players' file bundled here): episodes that ended within ``budget`` steps;
+- a score file of Crafter runs, ``{"Crafter": [score per run]}`` (``iris benchmark``'s scores.json):
+  the runs' scores alone, without the episodes behind them (no success rates, no return).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from iris_wm.crafter_score import ACHIEVEMENTS, crafter_score, success_rates
+from iris_wm.crafter_score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.errors import IrisError
 
 PREFIX = "achievement_"
@@ -142,9 +144,35 @@ def _run_files(path: Path) -> list[Path]:
     return files
 
 
+def _score_file(path: Path) -> list[float] | None:
+    """The scores of a score file of Crafter runs (``{"Crafter": [score per run]}`` and nothing else);
+    None for any other file or folder."""
+    if not path.is_file() or path.suffix != ".json":
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or list(data) != [TASK] or not isinstance(data[TASK], list):
+        return None
+    scores = data[TASK]
+    if not scores or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 100 for s in scores):
+        raise IrisError(f"{path}: {TASK} must list each run's Crafter score, a number from 0 to 100 (%)")
+    return [float(score) for score in scores]
+
+
+def _scores_only(scores: list[float], name: str) -> CrafterResult:
+    """Runs known by their scores alone: their mean and spread, no episodes behind them."""
+    return CrafterResult(name, 0, None, float(np.mean(scores)), None, runs=len(scores),
+                         score_std=float(np.std(scores)) if len(scores) > 1 else None)
+
+
 def is_crafter_input(path: str | Path) -> bool:
-    """True for Crafter stats, a Crafter agent's iris eval file, or folders of either."""
+    """True for Crafter stats, a Crafter agent's iris eval file, a score file of Crafter runs, or
+    folders of the first two."""
     path = Path(path)
+    if _score_file(path) is not None:
+        return True
     try:
         files = _run_files(path) if path.is_dir() else [path]
     except IrisError:
@@ -183,8 +211,12 @@ def summarize(runs: list[Run], name: str) -> CrafterResult:
 def read_crafter(path: str | Path, name: str | None = None, budget: int = BUDGET) -> CrafterResult:
     """Success rates, score (with its spread over runs) and mean return of the runs at ``path``."""
     path = Path(path)
+    name = name or _default_name(path)
+    scores = _score_file(path)
+    if scores is not None:
+        return _scores_only(scores, name)
     runs = [run for file in _run_files(path) for run in _runs_of_file(file, budget)]
-    return summarize(runs, name or _default_name(path))
+    return summarize(runs, name)
 
 
 def references() -> list[CrafterResult]:
@@ -219,10 +251,10 @@ def crafter_markdown(results: list[CrafterResult]) -> str:
         "|---|---:|---:|---:|---:|",
         *(f"| {r.name} | {r.runs or '–'} | {r.episodes or '–'} | {score_text(r)} | {_number(r.mean_return, 2)} |"
           for r in results),
-        "",
-        "| Achievement | " + " | ".join(r.name for r in detailed) + " |",
-        "|---|" + "---:|" * len(detailed),
     ]
+    if not detailed:  # scores alone: no achievement to show
+        return "\n".join(lines) + "\n"
+    lines += ["", "| Achievement | " + " | ".join(r.name for r in detailed) + " |", "|---|" + "---:|" * len(detailed)]
     for achievement in ACHIEVEMENTS:
         rates = " | ".join(f"{r.success_rates[achievement]:.1f}" for r in detailed)
         lines.append(f"| {achievement} | {rates} |")
