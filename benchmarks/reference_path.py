@@ -11,11 +11,14 @@ checks that they do.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 from torch.distributions import Categorical
 
+from iris_wm.agents.base import Phase
+from iris_wm.agents.iris.agent import IRISAgent
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
@@ -92,3 +95,16 @@ def validated_sample(logits: Tensor) -> Tensor:
 def reference_env(tokenizer: Tokenizer, world_model: WorldModel) -> WorldModelEnv:
     """Imagination through the reference world model, syncing on every sampled token."""
     return WorldModelEnv(tokenizer, reference_world_model(world_model), sampler=validated_sample)
+
+
+def reference_phases(agent: IRISAgent, phases: list[Phase]) -> list[Phase]:
+    """``agent``'s training phases through the reference path, uncached: its world model becomes the
+    reference copy (a submodule still, so the trainer's ``agent.train()`` reaches it), which the
+    world-model phase trains and the actor-critic phase imagines through, syncing on every token."""
+    agent.world_model = world_model = reference_world_model(agent.world_model)
+    env = WorldModelEnv(agent.tokenizer, world_model, sampler=validated_sample)
+    loss_config = agent.config.actor_critic_loss
+    losses = {"world_model": lambda batch: world_model.compute_loss(batch, agent.tokenizer),
+              "actor_critic": lambda batch: agent.actor_critic.compute_loss(batch, env, loss_config)}
+    return [replace(phase, module=world_model if phase.name == "world_model" else phase.module,
+                    loss=losses.get(phase.name, phase.loss)) for phase in phases]

@@ -2,11 +2,13 @@
 
     python benchmarks/speed.py [--sizes paper cpu-smoke delta-atari delta-crafter] [--threads 2]
                                [--repeats 3] [--warmup 1] [--batch-divisor N] [--imagination-batch N]
-                               [--only imagination ...] [--json out.json]
+                               [--only imagination ...] [--like-epoch 50 500] [--epoch-steps 4]
+                               [--device cuda] [--json out.json]
 
 Each measurement is timed ``repeats`` times after ``warmup`` untimed runs; the table shows the
 median, the spread (min-max) and, for every path, its speed-up over the reference path measured in
-the same run. Sizes: ``paper`` (IRIS's networks and batches), ``cpu-smoke`` (the preset's), and
+the same run; on CUDA also the peak GPU memory of a run (allocated, reset before each). Sizes:
+``paper`` (IRIS's networks and batches), ``cpu-smoke`` (the preset's), and
 Δ-IRIS's ``delta-atari`` / ``delta-crafter`` (the authors' configurations; ``benchmarks/delta_iris.py``).
 ``--batch-divisor`` divides the paper's batch sizes (the networks keep their size), for CPUs where a
 paper-size batch takes minutes; the table states the batch sizes used.
@@ -19,115 +21,61 @@ Paths (see ``benchmarks/reference_path.py`` for the reference):
   the per-epoch cache (``iris_wm/training/frame_cache.py``): the step's own work only;
 - fixed / compiled (``agent.speed.token_pass``): imagination's token passes at a device position
   over the whole cache under a length mask, eagerly, or as one torch.compile(fullgraph=True) graph
-  (inductor) compiled before the timings; on CUDA also cuda-graphs (that graph replayed as a CUDA graph);
+  (inductor) compiled before the timings; on CUDA also cuda-graphs (that graph replayed as a CUDA graph),
+  and cuda-graphs with the world model and decoder under bf16 autocast, with TF32 matmuls and
+  convolutions (switched on for that path's runs only), and with both;
 - the "imagination loop" rows give every path the frames' tokens and reconstructions (as a warm
   cache does): the 20 imagined steps alone, 17 world-model passes, a decode and a policy step each;
-- epoch rows time whole training phases (tokenizer, world model, actor-critic) over a dataset sized
-  so that each frame is sampled as often as in a given epoch of the paper's run, or one whole
-  ``cpu-smoke`` epoch (collection, the three phases, checkpoint).
+- epoch rows (``benchmarks/epochs.py``) time whole training phases (tokenizer, world model,
+  actor-critic) over a dataset sized so that each frame is sampled as often as in given epochs of
+  the paper's run (``--like-epoch``, each in the same run), or one whole ``cpu-smoke`` epoch
+  (collection, the three phases, checkpoint). The reference epoch trains and imagines through the
+  reference world model; on CUDA a "fastest" epoch runs every ``agent.speed`` option (cuda-graphs,
+  compiled losses, bf16, TF32).
+
+After the table come projections (``benchmarks/projection.py``): one actor-critic epoch (its 200
+steps) from the measured actor-critic steps, a whole paper epoch at each measured epoch's dataset
+size, and the whole run, from the epoch rows' time per step of each phase and the collection rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/speed.py` from anywhere
 
 from benchmarks.delta_iris import bench_delta_iris  # noqa: E402
+from benchmarks.epochs import EPOCH_PATHS, bench_epoch, bench_smoke_epoch  # noqa: E402
+from benchmarks.projection import Projection, Schedule, phase_epoch, project_paths, projection_table  # noqa: E402
 from benchmarks.reference_path import reference_env, reference_world_model  # noqa: E402
+from benchmarks.timing import Bench, Row, table, with_tf32  # noqa: E402
 from iris_wm.agents import create_model  # noqa: E402
 from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
 from iris_wm.agents.iris.imagination import WorldModelEnv  # noqa: E402
 from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
-from iris_wm.data.episode import Episode  # noqa: E402
-from iris_wm.envs.atari import make_atari  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
 from iris_wm.models.acceleration import compile_fullgraph  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
 from iris_wm.training.hydra_app import compose_config  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
-from iris_wm.training.trainer import Trainer  # noqa: E402
 
 GAME = "Pong"
 SIZES = {"paper": [f"env.id={GAME}"], "cpu-smoke": [f"env.id={GAME}", "preset=cpu-smoke"],
          "delta-atari": ["agent=delta-iris", f"env.id={GAME}"], "delta-crafter": ["preset=delta-crafter"]}
-
-
-@dataclass
-class Row:
-    measurement: str
-    size: str
-    path: str
-    setting: str  # batch sizes and the like
-    unit: str  # what ``amount`` counts
-    amount: float  # units of work per run
-    seconds: list[float]
-    flops: float  # matmul, convolution and attention FLOPs of one run (torch's FLOP counter)
-    speedup: float | None = None  # over this measurement's reference path, same run
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def rate(self) -> float:
-        return self.amount / self.median
-
-
-class Bench:
-    def __init__(self, device: torch.device, repeats: int, warmup: int) -> None:
-        self.device, self.repeats, self.warmup = device, repeats, warmup
-        self.rows: list[Row] = []
-
-    def sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def timed(self, run: Callable[[], None]) -> float:
-        self.sync()
-        start = time.perf_counter()
-        run()
-        self.sync()
-        return time.perf_counter() - start
-
-    def compare(self, measurement: str, size: str, setting: str, unit: str, amount: float,
-                paths: dict[str, Callable[[], None]]) -> None:
-        """Time each path ``repeats`` times, taking turns so that drifts in the machine's speed
-        touch every path alike; the first path is the baseline of the speed-ups. The first
-        warm-up run of each path also counts its FLOPs (eagerly: the same computation)."""
-        flops = {}
-        for path, run in paths.items():
-            # torch.compile does not run under a dispatch mode: count a compiled path's FLOPs eagerly
-            with torch.compiler.set_stance("force_eager"), FlopCounterMode(display=False) as counter:
-                run()
-            flops[path] = counter.get_total_flops()
-            for _ in range(self.warmup - 1):
-                run()
-        seconds: dict[str, list[float]] = {path: [] for path in paths}
-        for _ in range(self.repeats):
-            for path, run in paths.items():
-                seconds[path].append(self.timed(run))
-        rows = [Row(measurement, size, path, setting, unit, amount, seconds[path], flops[path]) for path in paths]
-        for row in rows:
-            row.speedup = rows[0].median / row.median if len(rows) > 1 else None
-            print(f"  {measurement} [{size}] {row.path}: {row.median:.3f} s", file=sys.stderr, flush=True)
-        self.rows += rows
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -164,6 +112,30 @@ def training_step(component: torch.nn.Module, optimizer: torch.optim.Optimizer, 
 
 # -- measurements ---------------------------------------------------------------------------------
 
+def bf16_autocast() -> contextlib.AbstractContextManager:
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+CUDA_VARIANTS = {"cuda-graphs + bf16": (True, False), "cuda-graphs + tf32": (False, True),
+                 "cuda-graphs + bf16 + tf32": (True, True)}  # path -> (bf16 autocast, TF32)
+
+
+def imagination_envs(tokenizer: torch.nn.Module, world_model: torch.nn.Module,
+                     cuda: bool) -> tuple[dict[str, WorldModelEnv], set[str]]:
+    """Every path's imagination, and the paths that run under TF32. Each path has its own env (its
+    own KV cache, in bf16 under bf16 autocast; its own captured graph)."""
+    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model),
+            "fixed": WorldModelEnv(tokenizer, world_model, token_pass="fixed"),
+            "compiled": WorldModelEnv(tokenizer, world_model, token_pass="compiled")}
+    if not cuda:
+        return envs, set()
+    envs["cuda-graphs"] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs")
+    for path, (bf16, _) in CUDA_VARIANTS.items():
+        envs[path] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs",
+                                   precision=bf16_autocast if bf16 else contextlib.nullcontext)
+    return envs, {path for path, (_, on) in CUDA_VARIANTS.items() if on}
+
+
 def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurements: list[str]) -> None:
     agent = create_model("iris", 6, bench.device, config.agent)
     tokenizer, world_model, actor_critic = agent.tokenizer.eval(), agent.world_model.eval(), agent.actor_critic
@@ -171,43 +143,46 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     b, horizon = config.training.actor_critic.batch_num_samples, loss_config.imagine_horizon
     batch = random_batch(b, 1 + loss_config.burn_in, bench.device, 6, seed=0)
     setting = f"batch {b}, burn-in {loss_config.burn_in}, horizon {horizon}"
-    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model),
-            "fixed": WorldModelEnv(tokenizer, world_model, token_pass="fixed"),
-            "compiled": WorldModelEnv(tokenizer, world_model, token_pass="compiled")}
-    if bench.device.type == "cuda":
-        envs["cuda-graphs"] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs")
+    envs, tf32_paths = imagination_envs(tokenizer, world_model, bench.cuda)
+    # every compiled path's own graph on the one token pass function, beside the tests' and other runs'
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 4 * len(envs))
     cache = FrameCache(tokenizer, max_reconstruction_bytes=2**34)
     tokens = cache.tokens(batch)
     reconstructions = cache.reconstructions(batch, tokens)
 
-    def imagine(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
-        return lambda: actor_critic.imagine(batch, env, horizon, *((tokens, reconstructions) if cached else ()))
+    def timed_path(path: str, run: Callable[[], None]) -> Callable[[], None]:
+        return with_tf32(run) if path in tf32_paths else run
+
+    def imagine(path: str, cached: bool = False) -> Callable[[], None]:
+        extra = (tokens, reconstructions) if cached else ()
+        return timed_path(path, lambda: actor_critic.imagine(batch, envs[path], horizon, *extra))
 
     started = time.perf_counter()
-    compiled_paths = [path for path in ("compiled", "cuda-graphs") if path in envs]
+    compiled_paths = [path for path in envs if path.startswith(("compiled", "cuda-graphs"))]
     for path in compiled_paths:
-        imagine(envs[path], cached=True)()  # compiles the token pass: one graph for every later run
+        imagine(path, cached=True)()  # compiles the token pass: one graph for every later run
     print(f"  compiling the token pass [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
     if "imagination" in measurements:
         bench.compare("imagination", size, setting, "imagined steps", b * horizon, {
-            "reference": imagine(envs["reference"]), "optimised": imagine(envs["optimised"]),
-            "optimised, cache warm": imagine(envs["optimised"], cached=True),
-            **{f"{path}, cache warm": imagine(envs[path], cached=True) for path in compiled_paths}})
+            "reference": imagine("reference"), "optimised": imagine("optimised"),
+            "optimised, cache warm": imagine("optimised", cached=True),
+            **{f"{path}, cache warm": imagine(path, cached=True) for path in compiled_paths}})
         bench.compare("imagination loop", size, setting + ", tokens given", "imagined steps", b * horizon,
-                      {path: imagine(env, cached=True) for path, env in envs.items()})
+                      {path: imagine(path, cached=True) for path in envs})
     if "actor_critic" not in measurements:
         return
     optimizer = make_optimizer(actor_critic, config.training.learning_rate, 0.0)
 
-    def step(env: WorldModelEnv, cached: bool = False) -> Callable[[], None]:
+    def step(path: str, cached: bool = False) -> Callable[[], None]:
         extra = (tokens, reconstructions) if cached else ()
-        return training_step(actor_critic, optimizer,
-                             lambda: actor_critic.compute_loss(batch, env, loss_config, *extra))
+        return timed_path(path, training_step(actor_critic, optimizer,
+                                              lambda: actor_critic.compute_loss(batch, envs[path], loss_config,
+                                                                                *extra)))
 
     bench.compare("actor-critic step", size, setting, "steps", 1, {
-        "reference": step(envs["reference"]), "optimised": step(envs["optimised"]),
-        "optimised, cache warm": step(envs["optimised"], cached=True),
-        **{f"{path}, cache warm": step(envs[path], cached=True) for path in compiled_paths}})
+        "reference": step("reference"), "optimised": step("optimised"),
+        "optimised, cache warm": step("optimised", cached=True),
+        **{f"{path}, cache warm": step(path, cached=True) for path in compiled_paths}})
 
 
 def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
@@ -265,80 +240,22 @@ def bench_tokenizer(bench: Bench, size: str, config: TrainConfig) -> None:
                       {path: lambda t=t: t.decode_tokens(tokens) for path, t in tokenizers.items()})
 
 
-def bench_collection(bench: Bench, size: str, config: TrainConfig) -> None:
+def bench_collection(bench: Bench, size: str, config: TrainConfig) -> float | None:
+    """Returns the median seconds of one epoch's collection with the config's number of envs (None:
+    not among those measured)."""
     steps = 200  # one epoch's collection, including the burn-in that resumes unfinished episodes
+    seconds = {}
     for num_envs in (1, 8):
         env = make_vector_env(config.env.train, num_envs, seed=0)
         agent = create_model("iris", env.num_actions, bench.device, config.agent)
         collector = Collector(env, EpisodeDataset(None, "bench"), np.random.default_rng(0), seed=0)
         collection = CollectionConfig(num_envs=num_envs, num_steps=steps)
-        bench.compare("collection", size, f"{num_envs} env{'s' * (num_envs > 1)}, agent acting", "env steps",
-                      steps, {"optimised": lambda c=collector, a=agent, s=collection: c.collect(a, s, epoch=1)})
+        [row] = bench.compare("collection", size, f"{num_envs} env{'s' * (num_envs > 1)}, agent acting",
+                              "env steps", steps,
+                              {"optimised": lambda c=collector, a=agent, s=collection: c.collect(a, s, epoch=1)})
+        seconds[num_envs] = row.median * config.collection.train.num_steps / steps
         env.close()
-
-
-def random_dataset(num_frames: int, seed: int = 0) -> EpisodeDataset:
-    """Pong episodes under random actions, as the paper's train env gives them, cut at ``num_frames``."""
-    env = make_atari(size_config("paper", 1).env.train, seed=seed)
-    rng = np.random.default_rng(seed)
-    dataset = EpisodeDataset(None, "bench")
-    while dataset.num_steps < num_frames:
-        obs, _ = env.reset()
-        frames, actions, rewards, ends = [], [], [], []
-        done = False
-        while not done and dataset.num_steps + len(frames) < num_frames:
-            action = int(rng.integers(env.action_space.n))
-            frames.append(obs.transpose(2, 0, 1))  # (3, 64, 64)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
-            actions.append(action), rewards.append(reward), ends.append(int(terminated))
-        dataset.add_episode(Episode(observations=np.stack(frames), actions=np.array(actions),
-                                    rewards=np.array(rewards, dtype=np.float32), ends=np.array(ends)))
-    env.close()
-    return dataset
-
-
-def bench_epoch(bench: Bench, size: str, config: TrainConfig, like_epoch: int, steps: int) -> None:
-    """The three training phases of one epoch, ``steps`` steps each, over a dataset whose frames are
-    each sampled as often as in epoch ``like_epoch`` of the paper's run (200 new frames per epoch,
-    200 steps per phase)."""
-    t = config.training
-    for component in (t.tokenizer, t.world_model, t.actor_critic):
-        component.start_after_epochs, component.steps_per_epoch = 0, steps
-    samples = steps * t.world_model.batch_num_samples * config.agent.world_model.max_blocks
-    paper_samples = 200 * 64 * 20  # frames sampled by one world-model phase of the paper
-    num_frames = max(200, round(samples * (200 * like_epoch) / paper_samples))
-    dataset = random_dataset(num_frames)
-    setting = (f"{steps} steps/phase, batches {t.tokenizer.batch_num_samples}/{t.world_model.batch_num_samples}/"
-               f"{t.actor_critic.batch_num_samples}, {num_frames} frames (as epoch {like_epoch})")
-    paths = {}
-    with tempfile.TemporaryDirectory() as run_dir:
-        for path in ("reference, uncached", "optimised, uncached", "optimised, cached"):
-            run_config = replace(config, training=replace(t, cache_tokens=path.endswith(" cached")))
-            trainer = Trainer(run_config, Path(run_dir) / path.replace(", ", "_"))
-            trainer.train_dataset = dataset
-            trainer.agent.tokenizer.perceptual_trunk_weights = "random"
-            if path.startswith("reference"):
-                agent = trainer.agent
-                agent.world_model = reference_world_model(agent.world_model)
-                trainer.optimizers["world_model"] = make_optimizer(agent.world_model, t.learning_rate,
-                                                                   t.world_model.weight_decay)
-                trainer.imagination_env = reference_env(agent.tokenizer, agent.world_model)
-            paths[path] = lambda tr=trainer: tr.train_agent(epoch=1)
-        bench.compare("training phases of an epoch", size, setting, "epochs", 1, paths)
-
-
-def bench_smoke_epoch(bench: Bench) -> None:
-    """One whole cpu-smoke epoch with every phase on: collection, three phases, checkpoint."""
-    config = size_config("cpu-smoke", 1)
-    for component in (config.training.tokenizer, config.training.world_model, config.training.actor_critic):
-        component.start_after_epochs = 0
-    config.evaluation.should, config.common.epochs, config.logger.tensorboard = False, 1, False
-    with tempfile.TemporaryDirectory() as run_dir:
-        def epoch() -> None:
-            Trainer(config, Path(run_dir) / str(time.perf_counter())).run()
-        bench.compare("whole epoch", "cpu-smoke", "setup + collection + 3 phases + checkpoint", "epochs", 1,
-                      {"optimised, cached": epoch})
+    return seconds.get(config.collection.train.num_envs)
 
 
 def bench_machine(bench: Bench) -> None:
@@ -374,16 +291,11 @@ def machine() -> dict:
     return info
 
 
-def table(rows: list[Row]) -> str:
-    lines = ["| measurement | size | setting | path | median s | spread s | rate | GFLOP/s | vs reference |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        speedup = f"{r.speedup:.2f}x" if r.speedup is not None else ""
-        arithmetic = f"{r.flops / r.median / 1e9:,.1f}" if r.flops else ""
-        lines.append(f"| {r.measurement} | {r.size} | {r.setting} | {r.path} | {r.median:.3f} | "
-                     f"{min(r.seconds):.3f}-{max(r.seconds):.3f} | {r.rate:,.3g} {r.unit}/s | {arithmetic} | "
-                     f"{speedup} |")
-    return "\n".join(lines)
+def actor_critic_epochs(rows: list[Row], schedule: Schedule, size: str) -> list[Projection]:
+    """One actor-critic epoch (its steps per epoch) of each path measured at ``size``."""
+    return [phase_epoch("actor-critic epoch", size, r.path, r.median, schedule.steps["actor_critic"],
+                        len(r.seconds), r.setting)
+            for r in rows if r.measurement == "actor-critic step" and r.size == size]
 
 
 def main() -> None:
@@ -397,15 +309,30 @@ def main() -> None:
     parser.add_argument("--batch-divisor", type=int, default=1, help="divide the paper's batch sizes by this")
     parser.add_argument("--imagination-batch", type=int, help="Δ-IRIS's imagination and actor-critic batch")
     parser.add_argument("--epoch-steps", type=int, default=4, help="steps per phase in the epoch rows")
-    parser.add_argument("--like-epoch", type=int, default=500,
-                        help="size the epoch rows' dataset as at this epoch of the paper's run")
-    parser.add_argument("--json", type=Path, help="also write the rows and the machine here")
+    parser.add_argument("--like-epoch", type=int, nargs="+", default=[50, 500],
+                        help="size the epoch rows' datasets as at these epochs of the paper's run")
+    parser.add_argument("--epoch-paths", nargs="+", choices=list(EPOCH_PATHS), default=list(EPOCH_PATHS),
+                        help="the epoch rows' paths: " + "; ".join(f"{k}: {v}" for k, v in EPOCH_PATHS.items())
+                        + " (every agent.speed option; CUDA only)")
+    parser.add_argument("--json", type=Path, help="also write the rows and the machine here, after each measurement")
     args = parser.parse_args()
     args.warmup = max(1, args.warmup)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    bench = Bench(torch.device(args.device), args.repeats, args.warmup)
+    info = machine()
+    cuda = args.device.startswith("cuda")
+    epoch_paths = [EPOCH_PATHS[name] for name in args.epoch_paths if cuda or name != "fastest"]
+    projections: list[Projection] = []
+
+    def save(rows: list[Row]) -> None:
+        if args.json:
+            settings = vars(args) | {"json": str(args.json)}
+            args.json.write_text(json.dumps({"machine": info, "device": args.device, "args": settings,
+                                             "rows": [r.__dict__ for r in rows],
+                                             "projections": [p.__dict__ for p in projections]}, indent=1))
+
+    bench = Bench(torch.device(args.device), args.repeats, args.warmup, on_rows=save)
     if "machine" in args.only:
         bench_machine(bench)
     for size in args.sizes:
@@ -413,25 +340,30 @@ def main() -> None:
         if config.agent.kind == "delta-iris":
             bench_delta_iris(bench, size, config, args.only, random_batch, training_step, args.imagination_batch)
             continue
+        schedule = Schedule.of(config)
         if {"imagination", "actor_critic"} & set(args.only):
             bench_actor_critic(bench, size, config, args.only)
+            projections += actor_critic_epochs(bench.rows, schedule, size)
         if "world_model" in args.only:
             bench_world_model(bench, size, config)
         if "tokenizer" in args.only:
             bench_tokenizer(bench, size, config)
-        if "collection" in args.only:
-            bench_collection(bench, size, config)
+        collection = bench_collection(bench, size, config) if "collection" in args.only else None
         if "epoch" in args.only:
-            bench_epoch(bench, size, size_config(size, args.batch_divisor), args.like_epoch, args.epoch_steps)
+            per_step = bench_epoch(bench, size, size_config(size, args.batch_divisor), args.like_epoch,
+                                   args.epoch_steps, epoch_paths)
+            t = config.training
+            batches = (f"batches {t.tokenizer.batch_num_samples}/{t.world_model.batch_num_samples}/"
+                       f"{t.actor_critic.batch_num_samples}")
+            projections += project_paths(schedule, size, per_step, collection, args.epoch_steps, batches)
             if size == "cpu-smoke":
-                bench_smoke_epoch(bench)
-    info = machine()
+                bench_smoke_epoch(bench, size_config(size, 1))
+    save(bench.rows)
     print(f"\n{info}  device={args.device}  repeats={args.repeats} after {args.warmup} warm-up\n")
     print(table(bench.rows))
-    if args.json:
-        settings = vars(args) | {"json": str(args.json)}
-        args.json.write_text(json.dumps({"machine": info, "device": args.device, "args": settings,
-                                         "rows": [r.__dict__ for r in bench.rows]}, indent=1))
+    if projections:
+        print("\nProjections (each from the measured steps above, as its last column says):\n")
+        print(projection_table(projections))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.reference_path import ConcatKVCache, reference_env, reference_world_model
+from benchmarks.reference_path import ConcatKVCache, reference_env, reference_phases, reference_world_model
 from iris_wm import create_model
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
+from iris_wm.agents.iris.config import IRISTraining
 from iris_wm.agents.iris.imagination import WorldModelEnv
 from iris_wm.data.batch import Batch
 from tests.factories import tiny_iris_config
@@ -68,3 +69,30 @@ def test_imagination_samples_the_same_rollouts_and_losses(agent):
     for name, value in ours_loss.terms.items():
         torch.testing.assert_close(value, theirs_loss.terms[name], **TOLERANCE)
     assert np.isfinite(ours_loss.total.item())
+
+
+def test_reference_phases_train_the_world_model_they_imagine_through():
+    """speed.py's reference epochs: the world-model phase trains the reference copy and the
+    actor-critic phase imagines through that same copy; both losses are the agent's own phases'."""
+    torch.manual_seed(0)
+    agent = create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config()).eval()
+    training = IRISTraining(cache_tokens=False)
+    batches = {"world_model": random_batch(2, 4, seed=4), "actor_critic": random_batch(2, 5, seed=5)}
+
+    def losses(phases):
+        by_name, totals = {phase.name: phase for phase in phases}, {}
+        for name, batch in batches.items():
+            torch.manual_seed(6)  # the same imagined samples
+            totals[name] = by_name[name].loss(batch).total
+        return totals
+
+    expected = losses(agent.phases(training))
+    phases = reference_phases(agent, agent.phases(training))
+    world_model = phases[1].module
+    assert world_model is agent.world_model and isinstance(world_model.new_kv_cache(1), ConcatKVCache)
+    for name, value in losses(phases).items():
+        torch.testing.assert_close(value, expected[name], **TOLERANCE)
+    with torch.no_grad():
+        for parameter in world_model.parameters():
+            parameter.zero_()
+    assert not torch.allclose(losses(phases)["actor_critic"], expected["actor_critic"])
