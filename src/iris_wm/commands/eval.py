@@ -1,7 +1,7 @@
 """``iris eval RUN_DIR|CHECKPOINT``: the paper's test protocol on the real game.
 
 Full games (no life-loss ends, one no-op start, 108,000-frame limit), actions sampled at the agent
-kind's test temperature (IRIS 0.5, Δ-IRIS 1.0, as their authors evaluate them); by default 100
+kind's test temperature (as its authors evaluate it; `iris info` lists them); by default 100
 episodes over 25 environments, as the authors' evaluation script. Writes the per-episode returns as
 JSON in the published score-file format (game -> [score of this run]) with the details beside.
 """
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="JSON file to write (default: RUN_DIR/eval/eval_TIME.json)")
     parser.add_argument("--temperature", type=float,
                         help="policy sampling temperature (default: the agent kind's test temperature, "
-                             "IRIS 0.5, Δ-IRIS 1.0)")
+                             "which iris info lists)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print("agent kinds:")
     for name, kind in AGENT_KINDS.records().items():
         authors = ", imports the authors' checkpoints" if kind.original else ""
-        print(f"  {name:<12} {kind.description}{authors}")
+        print(f"  {name:<12} {kind.description}{authors}; tested at temperature {kind.eval_temperature}")
     print("environment kinds:")
     for name, kind in ENV_KINDS.records().items():
         print(f"  {name:<12} {kind.description}")

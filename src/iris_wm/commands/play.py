@@ -54,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "(default: when its context is full)")
     agent.add_argument("--env", metavar="GAME", help="the game; read from the run folder when not given")
     agent.add_argument("--temperature", type=float, metavar="T",
-                       help="policy sampling temperature (default: the agent kind's test temperature, IRIS 0.5, "
-                            "Δ-IRIS 1.0)")
+                       help="policy sampling temperature (default: the agent kind's test temperature, "
+                            "which iris info lists)")
     agent.add_argument("--seed", type=int, default=0, help="seeds the game and the sampling (default 0)")
     agent.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
 

@@ -1,6 +1,6 @@
 """The paper's test protocol on the real game: full games (the env kind's test settings), actions
-sampled at a temperature (by default the agent kind's, as its authors evaluate it: IRIS 0.5, Δ-IRIS
-1.0), a number of episodes over several environments (the authors' evaluation script: 100 over 25).
+sampled at a temperature (by default the agent kind's, as its authors evaluate it), a number of
+episodes over several environments (the authors' evaluation script: 100 over 25).
 The result is a score file in the published runs format (``{game: [score of this run]}``) with the
 details beside, as ``iris eval`` and ``iris benchmark`` write it."""
 

@@ -28,7 +28,7 @@ class Options:
     game: str | None = None  # overrides the run folder's game; required without a run folder
     device: str = "auto"
     seed: int = 0
-    temperature: float | None = None  # None: the agent kind's test temperature (IRIS's authors' viewer used 1.0)
+    temperature: float | None = None  # None: the agent kind's test temperature, as the agent is evaluated
     reconstruction: bool = False
     flush_every: int | None = None
     env_kind: str | None = None  # of the game, where no run folder says it (a published agent's)
