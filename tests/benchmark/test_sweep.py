@@ -62,8 +62,7 @@ class Snapshot:
         for key, (epoch, metrics) in self.interrupted.items():
             log = (self.dirs[key] / "benchmark.log").read_text()
             assert f"resuming {self.dirs[key]} after epoch {epoch}" in log, key
-            # (the epoch's metrics line follows its checkpoint: a kill between them leaves one fewer)
-            assert read_metrics(self.dirs[key])[:len(metrics)] == metrics, key
+            assert len(metrics) == epoch and read_metrics(self.dirs[key])[:epoch] == metrics, key
 
 
 @pytest.mark.skipif(importlib.util.find_spec("submitit") is None, reason="the cluster extra is not installed")

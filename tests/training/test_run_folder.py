@@ -134,3 +134,31 @@ def test_an_interrupt_before_the_first_epoch_leaves_nothing(tmp_path, monkeypatc
     assert main(["train", *tiny_train_overrides(run_dir, epochs=2)]) == 130
     assert "before the first epoch ended; nothing was kept" in capsys.readouterr().out
     assert not run_dir.exists()
+
+
+DIE_IN_EPOCH_3 = """
+import os, sys
+from iris_wm.training.metrics_logger import MetricsLogger
+from iris_wm.training.run_state import RunState
+cls = {"log": MetricsLogger, "save": RunState}[sys.argv[1]]
+original = getattr(cls, sys.argv[1])
+def die_in_epoch_3(self, *args):
+    if args[-1] == 3:  # log(metrics, epoch), save(epoch)
+        os._exit(137)
+    return original(self, *args)
+setattr(cls, sys.argv[1], die_in_epoch_3)
+from iris_wm.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("dies_in", ["log", "save"])
+def test_a_kill_between_the_metrics_line_and_the_checkpoint_leaves_one_line_per_completed_epoch(run, dies_in):
+    """Killed while writing epoch 3's metrics line or its checkpoint, whichever comes second: the
+    resumed run has exactly one metrics line per epoch, so no checkpointed epoch lacks its line."""
+    process = subprocess.run([sys.executable, "-c", DIE_IN_EPOCH_3, dies_in, "resume", str(run), "common.epochs=3"],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 137, process.stderr
+    assert main(["resume", str(run)]) == 0
+    assert [m["epoch"] for m in read_metrics(run)] == [1, 2, 3]
+    assert (run / "checkpoints" / "latest").read_text().strip() == "epoch_0003"

@@ -118,10 +118,12 @@ class Trainer:
                     metrics |= self.test_collector.collect(self.agent, c.collection.test, epoch)
                 metrics |= self.evaluator.evaluate(epoch)
             self.train_dataset.save_modified()  # episodes first: a checkpoint never refers to missing ones
+            metrics["duration_hours"] = (time.time() - started) / 3600
+            # The metrics line before the checkpoint: a kill between them leaves a line that resume
+            # drops with the epoch it redoes, never a checkpointed epoch without its line.
+            self.logger.log(metrics, epoch)
             self.state.save(epoch)
             self.completed_epochs = epoch
-            metrics["duration_hours"] = (time.time() - started) / 3600
-            self.logger.log(metrics, epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
                 curves = [*RETURN_CURVES, *self.env_curves, *(curve for phase in self.phases for curve in phase.curves)]
                 self.logger.plot(self.run_dir / "media" / "learning_curves.png", curves)
