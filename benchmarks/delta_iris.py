@@ -16,7 +16,7 @@ from copy import deepcopy
 
 from benchmarks.reference_path import ReferenceTransformer, validated_sample
 from iris_wm.agents import create_model
-from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.agents.delta_iris.transition_cache import TransitionTokens
 from iris_wm.agents.delta_iris.world_model import DeltaWorldModel
 from iris_wm.training.config import TrainConfig
@@ -37,8 +37,8 @@ def bench_delta_iris(bench, size: str, config: TrainConfig, measurements: list[s
     agent = create_model("delta-iris", num_actions, bench.device, config.agent)
     tokenizer, world_model, actor_critic = agent.tokenizer.eval(), agent.world_model.eval(), agent.actor_critic
     loss_config, t = config.agent.actor_critic_loss, config.training
-    envs = {"reference": DeltaWorldModelEnv(tokenizer, reference_world_model(world_model), validated_sample),
-            "optimised": DeltaWorldModelEnv(tokenizer, world_model)}
+    envs = {"reference": DeltaImagination(tokenizer, reference_world_model(world_model), validated_sample),
+            "optimised": DeltaImagination(tokenizer, world_model)}
     b = imagination_batch or t.actor_critic.batch_num_samples
     horizon = loss_config.imagine_horizon
     batch = random_batch(b, 1 + loss_config.burn_in, bench.device, num_actions, seed=0)

@@ -19,7 +19,7 @@ from torch.distributions import Categorical
 
 from iris_wm.agents.base import Phase
 from iris_wm.agents.iris.agent import IRISAgent
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.models.transformer import SelfAttention, Transformer
@@ -92,9 +92,9 @@ def validated_sample(logits: Tensor) -> Tensor:
     return Categorical(logits=logits).sample()
 
 
-def reference_env(tokenizer: Tokenizer, world_model: WorldModel) -> WorldModelEnv:
+def reference_env(tokenizer: Tokenizer, world_model: WorldModel) -> IRISImagination:
     """Imagination through the reference world model, syncing on every sampled token."""
-    return WorldModelEnv(tokenizer, reference_world_model(world_model), sampler=validated_sample)
+    return IRISImagination(tokenizer, reference_world_model(world_model), sampler=validated_sample)
 
 
 def reference_phases(agent: IRISAgent, phases: list[Phase]) -> list[Phase]:
@@ -102,7 +102,7 @@ def reference_phases(agent: IRISAgent, phases: list[Phase]) -> list[Phase]:
     reference copy (a submodule still, so the trainer's ``agent.train()`` reaches it), which the
     world-model phase trains and the actor-critic phase imagines through, syncing on every token."""
     agent.world_model = world_model = reference_world_model(agent.world_model)
-    env = WorldModelEnv(agent.tokenizer, world_model, sampler=validated_sample)
+    env = IRISImagination(agent.tokenizer, world_model, sampler=validated_sample)
     loss_config = agent.config.actor_critic_loss
     losses = {"world_model": lambda batch: world_model.compute_loss(batch, agent.tokenizer),
               "actor_critic": lambda batch: agent.actor_critic.compute_loss(batch, env, loss_config)}

@@ -63,7 +63,7 @@ from benchmarks.reference_path import reference_env, reference_world_model  # no
 from benchmarks.timing import Bench, Row, table, with_tf32  # noqa: E402
 from iris_wm.agents import create_model  # noqa: E402
 from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
-from iris_wm.agents.iris.imagination import WorldModelEnv  # noqa: E402
+from iris_wm.agents.iris.imagination import IRISImagination  # noqa: E402
 from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.envs.vector import make_vector_env  # noqa: E402
@@ -121,17 +121,17 @@ CUDA_VARIANTS = {"cuda-graphs + bf16": (True, False), "cuda-graphs + tf32": (Fal
 
 
 def imagination_envs(tokenizer: torch.nn.Module, world_model: torch.nn.Module,
-                     cuda: bool) -> tuple[dict[str, WorldModelEnv], set[str]]:
+                     cuda: bool) -> tuple[dict[str, IRISImagination], set[str]]:
     """Every path's imagination, and the paths that run under TF32. Each path has its own env (its
     own KV cache, in bf16 under bf16 autocast; its own captured graph)."""
-    envs = {"reference": reference_env(tokenizer, world_model), "optimised": WorldModelEnv(tokenizer, world_model),
-            "fixed": WorldModelEnv(tokenizer, world_model, token_pass="fixed"),
-            "compiled": WorldModelEnv(tokenizer, world_model, token_pass="compiled")}
+    envs = {"reference": reference_env(tokenizer, world_model), "optimised": IRISImagination(tokenizer, world_model),
+            "fixed": IRISImagination(tokenizer, world_model, token_pass="fixed"),
+            "compiled": IRISImagination(tokenizer, world_model, token_pass="compiled")}
     if not cuda:
         return envs, set()
-    envs["cuda-graphs"] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs")
+    envs["cuda-graphs"] = IRISImagination(tokenizer, world_model, token_pass="cuda-graphs")
     for path, (bf16, _) in CUDA_VARIANTS.items():
-        envs[path] = WorldModelEnv(tokenizer, world_model, token_pass="cuda-graphs",
+        envs[path] = IRISImagination(tokenizer, world_model, token_pass="cuda-graphs",
                                    precision=bf16_autocast if bf16 else contextlib.nullcontext)
     return envs, {path for path, (_, on) in CUDA_VARIANTS.items() if on}
 

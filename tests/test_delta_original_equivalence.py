@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from iris_wm.agents.delta_iris.agent import DeltaIRISAgent
-from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.agents.delta_iris.original import load_original_state, to_original_names
 from iris_wm.checkpoint import load_agent
 from iris_wm.checkpoint.original import load_original_agent
@@ -282,7 +282,7 @@ def test_imagination_with_an_argmax_sampler(imported):
     with torch.no_grad():
         expected = ref.imagine_steps(sd, cfg, obs, act, fixed)
     sampler = RecordingArgmax()
-    env = DeltaWorldModelEnv(imported.agent.tokenizer, imported.agent.world_model, sampler=sampler)
+    env = DeltaImagination(imported.agent.tokenizer, imported.agent.world_model, sampler=sampler)
     assert torch.equal(env.reset_from_past(obs, act), obs[:, -1])
     assert env.kv_cache.size == 13
     steps = [env.step(fixed[:, h]) for h in range(3)]
@@ -313,7 +313,7 @@ def test_imagination_step_by_step_from_the_same_frames(imported):
     obs, act = frames(1, 3, seed=5), actions(imported.num_actions, 1, 2, seed=6)
     fixed = actions(imported.num_actions, 1, 3, seed=7)
     sampler = RecordingArgmax()
-    env = DeltaWorldModelEnv(imported.agent.tokenizer, imported.agent.world_model, sampler=sampler)
+    env = DeltaImagination(imported.agent.tokenizer, imported.agent.world_model, sampler=sampler)
     env.reset_from_past(obs, act)
     with torch.no_grad():
         state = ref.imagination_reset(sd, cfg, obs, act)[0]
@@ -364,7 +364,7 @@ def test_imagined_rollout_and_actor_critic_losses(imported):
     sd, cfg, agent = imported.sd, imported.cfg, imported.agent
     obs, act = frames(1, 3, seed=9), actions(imported.num_actions, 1, 3, seed=10)
     batch = Batch(obs, act, torch.zeros(1, 3), torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.bool))
-    env = DeltaWorldModelEnv(agent.tokenizer, agent.world_model, sampler=lambda logits: logits.argmax(-1))
+    env = DeltaImagination(agent.tokenizer, agent.world_model, sampler=lambda logits: logits.argmax(-1))
     out = agent.actor_critic.imagine(batch, env, horizon=3)
     assert out.logits.requires_grad and out.values.requires_grad and not out.target_values.requires_grad
     assert agent.actor_critic.model.hx is None  # cleared after the rollout

@@ -14,7 +14,7 @@ SHARED = ("training", "play", "benchmark", "commands/train.py", "commands/resume
           "commands/play.py", "commands/benchmark.py", "commands/push.py", "commands/pretrained.py",
           "commands/front_door.py", "checkpoint/loading.py", "checkpoint/run_checkpoint.py", "checkpoint/hub.py",
           "evaluation/protocol.py")
-IRIS_NAMES = ("tokenizer", "world_model", "actor_critic", "policy_input", "WorldModelEnv", "FrameCache", "IRIS")
+IRIS_NAMES = ("tokenizer", "world_model", "actor_critic", "policy_input", "IRISImagination", "FrameCache", "IRIS")
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

@@ -10,7 +10,7 @@ from benchmarks.reference_path import ConcatKVCache, reference_env, reference_ph
 from iris_wm import create_model
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
 from iris_wm.agents.iris.config import IRISTraining
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.data.batch import Batch
 from tests.factories import tiny_iris_config
 
@@ -58,7 +58,7 @@ def test_imagination_samples_the_same_rollouts_and_losses(agent):
     loss_config = ActorCriticLossConfig(imagine_horizon=4, burn_in=2)
     batch = random_batch(5, 3, seed=2)
     runs = []
-    for env in (WorldModelEnv(agent.tokenizer, agent.world_model), reference_env(agent.tokenizer, agent.world_model)):
+    for env in (IRISImagination(agent.tokenizer, agent.world_model), reference_env(agent.tokenizer, agent.world_model)):
         torch.manual_seed(3)
         out = agent.actor_critic.imagine(batch, env, loss_config.imagine_horizon)
         runs.append((out, agent.actor_critic.loss_from_imagination(out, loss_config)))

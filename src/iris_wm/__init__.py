@@ -6,6 +6,7 @@ Public API::
     agent = iris_wm.create_model("iris", num_actions=6)        # paper config, random weights
     agent = iris_wm.load_agent("path/to/checkpoint-or-last.pt")  # ours or the authors'
     iris_wm.save_agent(agent, "out/")
+    envs = agent.as_vector_env("path/to/run", num_envs=16)        # its world model, a gymnasium VectorEnv
 
 Heavy modules are imported on first use so that ``import iris_wm`` stays light.
 """
@@ -33,6 +34,8 @@ _LAZY = {
     "load_agent": "iris_wm.checkpoint",
     "save_agent": "iris_wm.checkpoint",
     "IrisError": "iris_wm.errors",
+    "WorldModelVectorEnv": "iris_wm.world_model_env",
+    "WorldModelEnv": "iris_wm.world_model_env",
 }
 
 __all__ = ["__version__", *_LAZY]

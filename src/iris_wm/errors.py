@@ -9,6 +9,10 @@ class IrisError(Exception):
     """A user-facing error: bad input, a missing file, an unusable checkpoint."""
 
 
+class IrisValueError(IrisError, ValueError):
+    """A bad argument to a Python call: a ``ValueError`` to Python code, one line to the CLI."""
+
+
 def describe_os_error(error: OSError) -> str:
     """One line for a filesystem failure: what failed, on which path, and what to check."""
     path = f" ({error.filename})" if error.filename else ""

@@ -87,16 +87,28 @@ class Imagined:
 
 
 class ImaginationEnv(Protocol):
-    """The world model as a batched environment, on the device."""
+    """The world model as a batched environment, on the device. Every random draw it makes goes
+    through ``sampler`` (logits (B, n) -> indices (B,)), in a fixed order."""
+
+    sampler: Callable[[Tensor], Tensor]
 
     def reset_from_initial_observations(self, observations: Tensor) -> Tensor:
         """observations (B, 3, H, W) in [0, 1] -> the frames as the world model sees them."""
+
+    def reset_from_past(self, observations: Tensor, actions: Tensor) -> Tensor:
+        """Start from real segments as training's imagination does: observations (B, L + 1, 3, H, W)
+        in [0, 1] (the last one is where imagination starts) and the L actions (B, L) between them,
+        whatever of them the kind's world model takes -> the last frames as the world model sees them."""
 
     def step(self, actions: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
         """actions (B,) -> (next frames (B, 3, H, W) in [0, 1], rewards (B,), ends (B,) bool)."""
 
     def flush_context(self) -> None:
         """Forget every frame but the current one."""
+
+    @property
+    def steps_left(self) -> int:
+        """Steps that fit in the context from now; the step after them forgets all but the current frame."""
 
     @property
     def memory(self) -> int:
@@ -115,6 +127,7 @@ class Agent(nn.Module, ABC):
     def __init__(self, config: Any, num_actions: int) -> None:
         super().__init__()
         self.config, self._num_actions = config, num_actions
+        self._imagination: ImaginationEnv | None = None
 
     @property
     def num_actions(self) -> int:
@@ -163,9 +176,22 @@ class Agent(nn.Module, ABC):
     # -- imagination -------------------------------------------------------------------------------
 
     @abstractmethod
+    def make_imagination(self, sampler: Callable[[Tensor], Tensor] = sample) -> ImaginationEnv:
+        """A new environment of the world model, with caches of its own, drawing through ``sampler``."""
+
     def imagination(self) -> ImaginationEnv:
-        """The world model as an environment: built on first call and kept (its caches are
+        """The environment training imagines in: built on first call and kept (its caches are
         allocated once)."""
+        if self._imagination is None:
+            self._imagination = self.make_imagination()
+        return self._imagination
+
+    def as_vector_env(self, starts: Any, num_envs: int = 1, **options: Any):
+        """This agent's world model as a ``gymnasium.vector.VectorEnv`` of ``num_envs`` imagined
+        episodes from ``starts``; the options are ``WorldModelVectorEnv``'s."""
+        from iris_wm.world_model_env import WorldModelVectorEnv
+
+        return WorldModelVectorEnv(self, starts, num_envs, **options)
 
     @abstractmethod
     def imagine(self, batch: Batch) -> Imagined:

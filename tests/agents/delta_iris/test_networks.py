@@ -10,7 +10,7 @@ import torch
 
 from iris_wm.agents import agent_config
 from iris_wm.agents.delta_iris.config import DeltaIRISTraining
-from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.agents.delta_iris.tokenizer import DeltaTokenizer
 from iris_wm.training.optim import make_optimizer
 from tests.agents.delta_iris.tiny import NUM_ACTIONS, make_batch, tiny_config
@@ -133,14 +133,14 @@ def test_imagination_shapes_and_the_context_flush(agent):
 def test_flush_restarts_the_context_from_the_current_frame(agent):
     """With at most one block left, a step starts over from [I-token, action] at position 0."""
     sampler = lambda logits: logits.argmax(-1)  # noqa: E731
-    env = DeltaWorldModelEnv(agent.tokenizer, agent.world_model, sampler=sampler)
+    env = DeltaImagination(agent.tokenizer, agent.world_model, sampler=sampler)
     batch = make_batch(1, 9, seed=4)
     env.reset_from_past(batch.observations, batch.actions[:, :-1])  # 8 transitions: 49 of 60 tokens
     env.step(torch.tensor([1]))  # +4 = 53: 7 left, more than a block
     assert env.kv_cache.size == 53
     frame = env.step(torch.tensor([2]))[0]  # (60 - 53) / 6 > 1: no flush yet, +6 = 59
     assert env.kv_cache.size == 59
-    fresh = DeltaWorldModelEnv(agent.tokenizer, agent.world_model, sampler=sampler)
+    fresh = DeltaImagination(agent.tokenizer, agent.world_model, sampler=sampler)
     fresh.reset_from_initial_observations(frame)
     expected = fresh.step(torch.tensor([3]))
     mine = env.step(torch.tensor([3]))  # 1 token left: flush

@@ -8,7 +8,7 @@ import torch
 from iris_wm import create_model
 from iris_wm.agents.iris.actor_critic import ActorCriticLossConfig
 from iris_wm.agents.iris.frame_cache import FrameCache
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
 from iris_wm.data.frame_table import FrameTable
@@ -80,7 +80,7 @@ def test_losses_are_the_same_with_and_without_the_cache(agent, dataset):
 
     loss_config = ActorCriticLossConfig(imagine_horizon=4, burn_in=3)
     batch = dataset.sample_batch(5, 4, np.random.default_rng(3), UniformSegments(sample_from_start=False)).to("cpu")
-    env = WorldModelEnv(agent.tokenizer, agent.world_model)
+    env = IRISImagination(agent.tokenizer, agent.world_model)
     torch.manual_seed(4)
     uncached = agent.actor_critic.compute_loss(batch, env, loss_config)
     tokens = cache.tokens(batch)

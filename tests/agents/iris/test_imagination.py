@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import iris_wm
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.data.batch import Batch
 from tests.factories import tiny_iris_config
 
@@ -24,7 +24,7 @@ def test_steps_follow_the_world_models_predictions(agent):
     force(agent.world_model.head_rewards, 2)  # reward +1
     force(agent.world_model.head_ends, 1)  # end
     force(agent.world_model.head_observations, 7)  # every next token is 7
-    env = WorldModelEnv(agent.tokenizer, agent.world_model)
+    env = IRISImagination(agent.tokenizer, agent.world_model)
     env.reset_from_initial_observations(torch.rand(2, 3, 64, 64))
     frames, rewards, ends = env.step(torch.tensor([0, 2]))
     assert torch.equal(rewards, torch.ones(2)) and torch.equal(ends, torch.ones(2, dtype=torch.bool))
@@ -33,7 +33,7 @@ def test_steps_follow_the_world_models_predictions(agent):
 
 
 def test_reset_returns_the_reconstruction_and_fills_one_frame_of_context(agent):
-    env = WorldModelEnv(agent.tokenizer, agent.world_model)
+    env = IRISImagination(agent.tokenizer, agent.world_model)
     obs = torch.rand(3, 3, 64, 64)
     frames = env.reset_from_initial_observations(obs)
     torch.testing.assert_close(frames, agent.tokenizer.encode_decode(obs, True, True).clamp(0, 1))
@@ -41,7 +41,7 @@ def test_reset_returns_the_reconstruction_and_fills_one_frame_of_context(agent):
 
 
 def test_training_rollout_fills_the_context_exactly_and_overflow_restarts_from_the_current_frame(agent):
-    env = WorldModelEnv(agent.tokenizer, agent.world_model)
+    env = IRISImagination(agent.tokenizer, agent.world_model)
     env.reset_from_initial_observations(torch.rand(2, 3, 64, 64))
     horizon = agent.world_model.config.max_blocks  # 16 + (horizon - 1) * 17 + 1 = max_tokens
     for k in range(horizon):
@@ -59,7 +59,7 @@ def test_imagine_outputs_and_gradients(agent):
                   actions=torch.zeros(b, burn_in + 1, dtype=torch.long), rewards=torch.zeros(b, burn_in + 1),
                   ends=torch.zeros(b, burn_in + 1, dtype=torch.long),
                   mask_padding=torch.tensor([[True] * 5, [False, False, True, True, True], [False] * 4 + [True]]))
-    out = agent.actor_critic.imagine(batch.to("cpu"), WorldModelEnv(agent.tokenizer, agent.world_model), horizon)
+    out = agent.actor_critic.imagine(batch.to("cpu"), IRISImagination(agent.tokenizer, agent.world_model), horizon)
     assert out.observations.shape == (b, horizon, 3, 64, 64) and out.observations.dtype == torch.uint8
     assert out.logits.shape == (b, horizon, 3) and out.values.shape == (b, horizon)
     assert out.actions.shape == out.rewards.shape == out.ends.shape == (b, horizon)

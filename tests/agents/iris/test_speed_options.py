@@ -11,7 +11,7 @@ import torch
 from torch._dynamo.utils import counters
 
 import iris_wm
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
@@ -30,7 +30,7 @@ def tiny_agent(device: str = "cpu", **speed):
     return iris_wm.create_model("iris", num_actions=3, device=device, config={**config, "speed": speed})
 
 
-def rollout(agent, env: WorldModelEnv, seed: int, steps: int = 6) -> torch.Tensor:
+def rollout(agent, env: IRISImagination, seed: int, steps: int = 6) -> torch.Tensor:
     """Token sequences of a rollout from a fixed frame and random actions; 6 steps of a 4-frame
     context: it restarts from the current frame once on the way (the interactive case)."""
     torch.manual_seed(seed)
@@ -56,16 +56,16 @@ def fresh_dynamo():
 
 def test_fixed_shape_token_pass_imagines_the_same_rollouts_as_the_eager_one():
     agent = tiny_agent()
-    eager = rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model), seed=3)
-    fixed = rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model, token_pass="fixed"), seed=3)
+    eager = rollout(agent, IRISImagination(agent.tokenizer, agent.world_model), seed=3)
+    fixed = rollout(agent, IRISImagination(agent.tokenizer, agent.world_model, token_pass="fixed"), seed=3)
     assert torch.equal(fixed, eager)
-    assert not torch.equal(rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model), seed=4), eager)
+    assert not torch.equal(rollout(agent, IRISImagination(agent.tokenizer, agent.world_model), seed=4), eager)
 
 
 def test_compiled_token_pass_is_one_graph_for_every_position_and_imagines_the_same_rollouts(fresh_dynamo):
     agent = tiny_agent(token_pass="compiled", compile_backend="aot_eager")
     env = agent.imagination()
-    eager = rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model), seed=5)
+    eager = rollout(agent, IRISImagination(agent.tokenizer, agent.world_model), seed=5)
     assert compiled_graphs() == 0  # the eager env compiles nothing
     assert torch.equal(rollout(agent, env, seed=5), eager)  # 6 x 17 passes at positions 16..67, one restart
     assert compiled_graphs() == 1
@@ -83,8 +83,8 @@ def test_compiled_token_pass_runs_under_bf16_autocast_with_a_bf16_cache(fresh_dy
     def bf16():
         return torch.autocast("cpu", dtype=torch.bfloat16)
 
-    eager = rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model, precision=bf16), seed=5)
-    env = WorldModelEnv(agent.tokenizer, agent.world_model, token_pass="compiled", compile_backend="aot_eager",
+    eager = rollout(agent, IRISImagination(agent.tokenizer, agent.world_model, precision=bf16), seed=5)
+    env = IRISImagination(agent.tokenizer, agent.world_model, token_pass="compiled", compile_backend="aot_eager",
                         precision=bf16)
     assert torch.equal(rollout(agent, env, seed=5), eager)
     assert compiled_graphs() == 1 and all(t.dtype == torch.bfloat16 for t in env.kv_cache.tensors)
@@ -200,7 +200,7 @@ def test_a_backbone_without_a_fixed_shape_pass_keeps_the_eager_one():
     agent = tiny_agent()
     assert not world_model.has_fixed_shape_pass and agent.world_model.has_fixed_shape_pass
     with pytest.raises(IrisError, match="token_pass=fixed needs IRIS's own transformer"):
-        WorldModelEnv(agent.tokenizer, world_model, token_pass="fixed")
+        IRISImagination(agent.tokenizer, world_model, token_pass="fixed")
 
 
 def test_channels_last_lays_out_the_conv_nets_and_decodes_the_same_frames():
@@ -217,7 +217,7 @@ def test_channels_last_lays_out_the_conv_nets_and_decodes_the_same_frames():
 @pytest.mark.parametrize("token_pass", ["compiled", "cuda-graphs"])
 def test_cuda_token_passes_imagine_the_same_rollouts_as_the_eager_one(token_pass):
     agent = tiny_agent("cuda", token_pass=token_pass)
-    eager = rollout(agent, WorldModelEnv(agent.tokenizer, agent.world_model), seed=7)
+    eager = rollout(agent, IRISImagination(agent.tokenizer, agent.world_model), seed=7)
     env = agent.imagination()
     assert torch.equal(rollout(agent, env, seed=7), eager)
     assert torch.equal(rollout(agent, env, seed=7), eager)  # replayed graphs, the same random stream

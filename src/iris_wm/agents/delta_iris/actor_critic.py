@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iris_wm.agents.base import Imagined
-from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.config import at_least, probability
 from iris_wm.data.batch import Batch
 from iris_wm.models.conv import FrameCnnConfig, FrameEncoder
@@ -107,7 +107,7 @@ class DeltaActorCritic(nn.Module):
                                   strict=True):
             target.mul_(decay).add_(online, alpha=1 - decay)
 
-    def imagine(self, batch: Batch, env: DeltaWorldModelEnv, horizon: int,
+    def imagine(self, batch: Batch, env: DeltaImagination, horizon: int,
                 latents: Tensor | None = None) -> DeltaImagineOutput:
         """Roll the policy out for ``horizon`` steps from the last frame of each segment of ``batch``
         ((B, 1 + burn_in) real steps), after burning in the policies and the world model on the rest
@@ -136,7 +136,7 @@ class DeltaActorCritic(nn.Module):
             model.clear()
         return DeltaImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
-    def compute_loss(self, batch: Batch, env: DeltaWorldModelEnv, loss_config: DeltaActorCriticLossConfig,
+    def compute_loss(self, batch: Batch, env: DeltaImagination, loss_config: DeltaActorCriticLossConfig,
                      latents: Tensor | None = None) -> Losses:
         imagined = self.imagine(batch, env, loss_config.imagine_horizon, latents)
         losses = self.loss_from_imagination(imagined, loss_config)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -13,12 +14,13 @@ from torch import Tensor
 from iris_wm.agents.base import Agent, Curve, Phase
 from iris_wm.agents.delta_iris.actor_critic import DeltaActorCritic, DeltaImagineOutput
 from iris_wm.agents.delta_iris.config import DeltaIRISConfig, DeltaIRISTraining
-from iris_wm.agents.delta_iris.imagination import DeltaWorldModelEnv
+from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.agents.delta_iris.tokenizer import DeltaTokenizer
 from iris_wm.agents.delta_iris.transition_cache import TransitionTokens
 from iris_wm.agents.delta_iris.world_model import DeltaWorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.sampling import PrioritizedSegments
+from iris_wm.models.distributions import sample
 from iris_wm.models.losses import Losses
 
 
@@ -31,7 +33,6 @@ class DeltaIRISAgent(Agent):
         self.tokenizer = DeltaTokenizer(config.tokenizer, num_actions)
         self.world_model = DeltaWorldModel(config.world_model, num_actions, config.tokenizer.codebook_size)
         self.actor_critic = DeltaActorCritic(config.actor_critic, num_actions)
-        self._imagination: DeltaWorldModelEnv | None = None
         self._samplers: list[PrioritizedSegments] = []
         self._fresh_state: tuple[Tensor, Tensor] | None = None  # (1, D) LSTM state after a fresh burn-in
         self._transitions: TransitionTokens | None = None  # this epoch's, when training.cache_tokens
@@ -88,10 +89,8 @@ class DeltaIRISAgent(Agent):
 
     # -- imagination -------------------------------------------------------------------------------
 
-    def imagination(self) -> DeltaWorldModelEnv:
-        if self._imagination is None:
-            self._imagination = DeltaWorldModelEnv(self.tokenizer, self.world_model)
-        return self._imagination
+    def make_imagination(self, sampler: Callable[[Tensor], Tensor] = sample) -> DeltaImagination:
+        return DeltaImagination(self.tokenizer, self.world_model, sampler)
 
     def imagine(self, batch: Batch) -> DeltaImagineOutput:
         return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)

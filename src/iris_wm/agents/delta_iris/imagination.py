@@ -20,7 +20,7 @@ from iris_wm.models.distributions import sample
 from iris_wm.models.two_hot import expected_value
 
 
-class DeltaWorldModelEnv:
+class DeltaImagination:
     def __init__(self, tokenizer: DeltaTokenizer, world_model: DeltaWorldModel,
                  sampler: Callable[[Tensor], Tensor] = sample) -> None:
         self.tokenizer, self.world_model = tokenizer.eval(), world_model.eval()
@@ -39,6 +39,16 @@ class DeltaWorldModelEnv:
     @property
     def context_frames(self) -> int:
         return self.world_model.max_blocks
+
+    @property
+    def steps_left(self) -> int:
+        """Steps that fit before ``step`` flushes the context: it flushes once one block's room or
+        less is left; a step feeds the pending tokens, the action and K - 1 Δ-tokens."""
+        block, room = self.world_model.tokens_per_block, self.kv_cache.max_tokens - self.kv_cache.size
+        if room <= block:
+            return 0
+        room_after_first = room - len(self.pending) - (block - 2)  # then 2 pending + K per step: a block
+        return 1 + max(0, -(-room_after_first // block) - 1)
 
     @torch.no_grad()
     def reset_from_past(self, observations: Tensor, actions: Tensor, latents: Tensor | None = None) -> Tensor:

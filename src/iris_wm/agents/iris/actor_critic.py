@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iris_wm.agents.base import Imagined
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.config import at_least, probability
 from iris_wm.data.batch import Batch
 from iris_wm.errors import IrisError
@@ -134,7 +134,7 @@ class ActorCritic(nn.Module):
         values = self.critic_linear(hx).unsqueeze(1)  # (N, 1, 1)
         return ActorCriticOutput(logits, values)
 
-    def imagine(self, batch: Batch, env: WorldModelEnv, horizon: int, tokens: Tensor | None = None,
+    def imagine(self, batch: Batch, env: IRISImagination, horizon: int, tokens: Tensor | None = None,
                 reconstructions: Tensor | None = None) -> ImagineOutput:
         """Roll the policy out for ``horizon`` steps inside the world model (docs/algorithm.md, 'Imagination').
 
@@ -169,7 +169,7 @@ class ActorCritic(nn.Module):
         self.clear()
         return ImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
-    def compute_loss(self, batch: Batch, env: WorldModelEnv, loss_config: ActorCriticLossConfig,
+    def compute_loss(self, batch: Batch, env: IRISImagination, loss_config: ActorCriticLossConfig,
                      tokens: Tensor | None = None, reconstructions: Tensor | None = None) -> Losses:
         outputs = self.imagine(batch, env, loss_config.imagine_horizon, tokens, reconstructions)
         return self.loss_from_imagination(outputs, loss_config)

@@ -12,12 +12,13 @@ from iris_wm.agents.base import Agent, Curve, Phase
 from iris_wm.agents.iris.actor_critic import ActorCritic, ImagineOutput
 from iris_wm.agents.iris.config import IRISConfig, IRISTraining
 from iris_wm.agents.iris.frame_cache import FrameCache
-from iris_wm.agents.iris.imagination import WorldModelEnv
+from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.sampling import UniformSegments
 from iris_wm.models.acceleration import SpeedConfig, apply_tf32, autocast, compile_fullgraph, to_channels_last
+from iris_wm.models.distributions import sample
 from iris_wm.models.losses import Losses
 
 
@@ -32,7 +33,6 @@ class IRISAgent(Agent):
         self.actor_critic = ActorCritic(num_actions, config.actor_critic)
         for convnet in (self.tokenizer, self.actor_critic):
             to_channels_last(convnet, config.speed)  # a layout of the weights, kept by .to(device)
-        self._imagination: WorldModelEnv | None = None
         self._frame_cache: FrameCache | None = None  # this epoch's, when training.cache_tokens
 
     def build_world_model(self, config: IRISConfig, num_actions: int) -> WorldModel:
@@ -78,13 +78,10 @@ class IRISAgent(Agent):
         apply_tf32(speed)
         return speed
 
-    def imagination(self) -> WorldModelEnv:
-        if self._imagination is None:
-            speed = self.speed()
-            self._imagination = WorldModelEnv(self.tokenizer, self.world_model, token_pass=speed.token_pass,
-                                              compile_backend=speed.compile_backend,
-                                              precision=lambda: autocast(speed, self.device))
-        return self._imagination
+    def make_imagination(self, sampler: Callable[[Tensor], Tensor] = sample) -> IRISImagination:
+        speed = self.speed()
+        return IRISImagination(self.tokenizer, self.world_model, sampler, token_pass=speed.token_pass,
+                               compile_backend=speed.compile_backend, precision=lambda: autocast(speed, self.device))
 
     def imagine(self, batch: Batch) -> ImagineOutput:
         return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)

@@ -44,7 +44,7 @@ def make_fixed_pass(token_pass: str, compile_backend: str) -> Callable | None:
     return compile_fullgraph(fixed_shape_pass, compile_backend, cuda_graphs=token_pass == "cuda-graphs")
 
 
-class WorldModelEnv:
+class IRISImagination:
     def __init__(self, tokenizer: Tokenizer, world_model: WorldModel,
                  sampler: Callable[[Tensor], Tensor] = sample, token_pass: str = "eager",
                  compile_backend: str = "inductor",
@@ -75,6 +75,11 @@ class WorldModelEnv:
     def context_frames(self) -> int:
         return self.world_model.config.max_blocks
 
+    @property
+    def steps_left(self) -> int:
+        """Steps (an action and a frame's K tokens each) that fit before ``step`` restarts the context."""
+        return (self.kv_cache.max_tokens - self.kv_cache.size) // (self.tokens_per_frame + 1)
+
     @torch.no_grad()
     def reset_from_initial_observations(self, observations: Tensor) -> Tensor:
         """observations (B, 3, H, W) in [0, 1] -> the frames as the world model sees them: their
@@ -82,6 +87,11 @@ class WorldModelEnv:
         tokens = self.tokenizer.encode(observations, should_preprocess=True).tokens  # (B, K)
         self.reset_from_tokens(tokens)
         return self.tokenizer.decode_tokens(tokens)
+
+    def reset_from_past(self, observations: Tensor, actions: Tensor) -> Tensor:
+        """Training's start: observations (B, L + 1, 3, H, W) in [0, 1], of which IRIS's world model
+        takes the last frame alone (the frames before it only burn in the policy); actions unused."""
+        return self.reset_from_initial_observations(observations[:, -1])
 
     @torch.no_grad()
     def reset_from_tokens(self, tokens: Tensor) -> None:
