@@ -17,6 +17,7 @@ EXTRAS = {
     "logging": ["wandb"],
     "cluster": ["submitit", "hydra-submitit-launcher", "ray"],
     "hub": ["huggingface_hub"],
+    "gym": ["gymnasium", "array-api-compat"],
 }
 
 
