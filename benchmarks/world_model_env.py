@@ -99,7 +99,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, device {args.device}; {args.steps} steps per run, "
           f"median of {args.repeats} runs\n")
-    print("| size | kind | envs | imagination env, imagined steps/s | vector env, imagined steps/s | vector / imagination |")
+    print("| size | kind | envs | imagination env, imagined steps/s | vector env, imagined steps/s | "
+          "vector / imagination |")
     print("|---|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as lm_dir:
         for size in args.sizes:
