@@ -60,12 +60,7 @@ def time_vector_env(agent, num_envs: int, steps: int) -> float:
     assert env.horizon >= steps, f"the context holds {env.horizon} steps; time fewer"
     actions = np.random.default_rng(0).integers(NUM_ACTIONS, size=(steps, num_envs))
     env.reset(seed=0)
-    synchronize(agent.device)
-    start = time.perf_counter()
-    for t in range(steps):
-        env.step(actions[t])
-    synchronize(agent.device)
-    return time.perf_counter() - start
+    return timed(lambda t: env.step(actions[t]), steps, agent.device)
 
 
 @torch.no_grad()
@@ -74,17 +69,18 @@ def time_imagination(agent, num_envs: int, steps: int) -> float:
     frames = random_starts(num_envs, 1 + agent.burn_in).to(agent.device).float().div(255)
     imagination.reset_from_past(frames, torch.zeros(num_envs, agent.burn_in, dtype=torch.long, device=agent.device))
     actions = torch.randint(0, NUM_ACTIONS, (steps, num_envs), device=agent.device)
-    synchronize(agent.device)
+    return timed(lambda t: imagination.step(actions[t]), steps, agent.device)
+
+
+def timed(step, steps: int, device: torch.device) -> float:
+    """Seconds for ``step(t)``, t = 0..steps-1, with the device's queue drained before and after."""
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    synchronize()
     start = time.perf_counter()
     for t in range(steps):
-        imagination.step(actions[t])
-    synchronize(agent.device)
+        step(t)
+    synchronize()
     return time.perf_counter() - start
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:

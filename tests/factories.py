@@ -208,3 +208,22 @@ def group_alive(group: int) -> bool:
         if fields[0] != "Z" and int(fields[2]) == group:
             return True
     return False
+
+
+def write_run_folder(run: Path, config_yaml: str, agent=None, train_episodes=()) -> Path:
+    """A run folder made without training: its config (``config_yaml``, merged onto the defaults
+    where read), ``agent`` as its one checkpoint, and ``train_episodes`` as its stored episodes."""
+    from iris_wm import save_agent
+    from iris_wm.data.dataset import EpisodeDataset
+
+    (run / "config").mkdir(parents=True)
+    (run / "config" / "train.yaml").write_text(config_yaml)
+    if agent is not None:
+        save_agent(agent, run / "checkpoints" / "epoch_0001")
+        (run / "checkpoints" / "latest").write_text("epoch_0001\n")
+    if train_episodes:
+        dataset = EpisodeDataset(run / "checkpoints" / "dataset" / "train", "train")
+        for episode in train_episodes:
+            dataset.add_episode(episode)
+        dataset.save_modified()
+    return run

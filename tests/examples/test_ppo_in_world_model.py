@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from iris_wm import create_model, save_agent
-from iris_wm.data.dataset import EpisodeDataset
+from iris_wm import create_model
 from iris_wm.data.episode import Episode
-from tests.factories import tiny_iris_config
+from tests.factories import tiny_iris_config, write_run_folder
 
 pytest.importorskip("ale_py")
 
@@ -33,21 +32,13 @@ def load_example():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A Breakout run folder with a tiny IRIS agent and a few stored episodes (no training)."""
-    run = tmp_path_factory.mktemp("run")
-    (run / "config").mkdir()
-    (run / "config" / "train.yaml").write_text("env:\n  id: Breakout\n")
     torch.manual_seed(0)
-    save_agent(create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config()),
-               run / "checkpoints" / "epoch_0001")
-    (run / "checkpoints" / "latest").write_text("epoch_0001\n")
-    dataset = EpisodeDataset(run / "checkpoints" / "dataset" / "train", "train")
+    agent = create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config())
     rng = np.random.default_rng(0)
-    for length in (9, 6):
-        dataset.add_episode(Episode(rng.integers(0, 256, (length, 3, 64, 64), dtype=np.uint8),
-                                    actions=rng.integers(0, 4, length), rewards=np.zeros(length, np.float32),
-                                    ends=np.eye(length, dtype=np.int64)[-1]))
-    dataset.save_modified()
-    return run
+    episodes = [Episode(rng.integers(0, 256, (length, 3, 64, 64), dtype=np.uint8), actions=rng.integers(0, 4, length),
+                        rewards=np.zeros(length, np.float32), ends=np.eye(length, dtype=np.int64)[-1])
+                for length in (9, 6)]
+    return write_run_folder(tmp_path_factory.mktemp("run"), "env:\n  id: Breakout\n", agent, episodes)
 
 
 def test_ppo_trains_in_the_world_model_and_plays_the_real_game(run, capsys):

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from iris_wm import create_model, save_agent
-from iris_wm.data.dataset import EpisodeDataset
+from iris_wm import create_model
 from iris_wm.data.episode import Episode
-from tests.factories import tiny_iris_config
+from tests.factories import tiny_iris_config, write_run_folder
 
 TRAIN_COLORS = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]  # one colour per train episode
 TEST_COLOR = (200, 200, 0)
@@ -39,15 +38,8 @@ def tiny_agent():
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("run")
-    (run / "config").mkdir()
-    (run / "config" / "train.yaml").write_text("env:\n  id: Breakout\n")  # merged onto the defaults
-    save_agent(tiny_agent(), run / "checkpoints" / "epoch_0001")
-    (run / "checkpoints" / "latest").write_text("epoch_0001\n")
-    train = EpisodeDataset(run / "checkpoints" / "dataset" / "train", "train")
-    for color in TRAIN_COLORS:
-        train.add_episode(solid_episode(color))
-    train.save_modified()
+    run = write_run_folder(tmp_path_factory.mktemp("run"), "env:\n  id: Breakout\n", tiny_agent(),
+                           [solid_episode(color) for color in TRAIN_COLORS])
     solid_episode(TEST_COLOR, 5).save(run / "media" / "episodes" / "test" / "episode_000000_epoch_001.npz")
     return run
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from iris_wm import create_model, save_agent
+from iris_wm import create_model
 from iris_wm.cli import main
+from tests.factories import write_run_folder
 
 pytest.importorskip("ale_py")
 PRESET = Path(__file__).resolve().parents[2] / "src/iris_wm/agents/delta_iris/presets/delta-cpu-smoke.yaml"
@@ -26,12 +27,8 @@ def tiny_delta_agent(max_blocks: int = 4):
 
 @pytest.fixture(scope="module")
 def delta_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("delta_run")
-    (run / "config").mkdir()
-    (run / "config" / "train.yaml").write_text("agent:\n  kind: delta-iris\nenv:\n  id: Breakout\n")
-    save_agent(tiny_delta_agent(), run / "checkpoints" / "epoch_0001")
-    (run / "checkpoints" / "latest").write_text("epoch_0001\n")
-    return run
+    return write_run_folder(tmp_path_factory.mktemp("delta_run"), "agent:\n  kind: delta-iris\nenv:\n  id: Breakout\n",
+                            tiny_delta_agent())
 
 
 def test_the_world_model_memory_restarts_from_the_current_frame_when_full(delta_run, monkeypatch):

@@ -45,14 +45,6 @@ def agent(request, tmp_path_factory):
     return make_agent(request.param, tmp_path_factory)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def start_segments(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n segments of ``length`` uint8 frames of smooth colour fields, and the actions between them."""
     g = torch.Generator().manual_seed(seed)

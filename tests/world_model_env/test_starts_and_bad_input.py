@@ -11,22 +11,18 @@ import torch
 
 from iris_wm import WorldModelVectorEnv
 from iris_wm.agents.iris.agent import IRISAgent
-from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from tests.factories import write_run_folder
 from tests.world_model_env.conftest import NUM_ACTIONS, make_agent, start_segments
 
 
 def write_run(folder: Path, game: str, lengths=(7, 4)) -> Path:
     """A run folder's config and stored training episodes; frame t of episode e is filled with 10e + t."""
-    (folder / "config").mkdir(parents=True)
-    (folder / "config" / "train.yaml").write_text(f"env:\n  id: {game}\n")
-    dataset = EpisodeDataset(folder / "checkpoints" / "dataset" / "train", "train")
-    for e, length in enumerate(lengths):
-        frames = (10 * e + np.arange(length, dtype=np.uint8))[:, None, None, None] * np.ones((1, 3, 64, 64), np.uint8)
-        dataset.add_episode(Episode(frames, actions=np.arange(length) % NUM_ACTIONS,
-                                    rewards=np.zeros(length, np.float32), ends=np.eye(length, dtype=np.int64)[-1]))
-    dataset.save_modified()
-    return folder
+    episodes = [Episode((10 * e + np.arange(length, dtype=np.uint8))[:, None, None, None] * np.ones((1, 3, 64, 64),
+                                                                                                     np.uint8),
+                        actions=np.arange(length) % NUM_ACTIONS, rewards=np.zeros(length, np.float32),
+                        ends=np.eye(length, dtype=np.int64)[-1]) for e, length in enumerate(lengths)]
+    return write_run_folder(folder, f"env:\n  id: {game}\n", train_episodes=episodes)
 
 
 @pytest.fixture(scope="module")
