@@ -4,8 +4,9 @@
 ends episodes with one ``done``. Here it is a ``gymnasium.Env``: ``reset(seed=) -> (obs, info)``,
 ``terminated`` on the player's death, ``truncated`` at the step limit (10,000 by default), 64x64
 RGB uint8 observations, the 17 actions by name. ``reset(seed=s)`` builds the world from ``s``
-(the same seed gives the same world); later ``reset()`` calls go on to the next worlds of that
-seed, as Crafter numbers its episodes.
+(the same seed gives the same world and, with the same actions, the same episode in any process:
+``crafter_determinism``); later ``reset()`` calls go on to the next worlds of that seed, as Crafter
+numbers its episodes.
 
 The reward is Crafter's: +1 the first time an episode unlocks each achievement, and the change in
 health / 10. ``info["achievements"]`` counts each of the 22 achievements so far in the episode:
@@ -27,6 +28,8 @@ try:
     import crafter
     import gymnasium
     from crafter import constants
+
+    from iris_wm.envs.crafter_determinism import order_chunks
 except ImportError as error:
     raise IrisError(f"Crafter needs the 'crafter' extra: pip install 'iris-wm[crafter]' ({error})") from error
 
@@ -99,8 +102,9 @@ class CrafterEnv(gymnasium.Env):
         if seed is not None or self._game is None:
             world_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
             c = self.config
-            self._game = crafter.Env(area=(c.area, c.area), view=(c.view, c.view), size=(c.size, c.size),
-                                     reward=True, length=c.max_episode_steps, seed=world_seed)
+            # Creatures in a fixed order, else the same seed and actions give other episodes in other processes.
+            self._game = order_chunks(crafter.Env(area=(c.area, c.area), view=(c.view, c.view), size=(c.size, c.size),
+                                                  reward=True, length=c.max_episode_steps, seed=world_seed))
         obs = self._game.reset()
         player = self._game._player  # crafter gives no info at reset; the player is where it lives
         return obs, {"achievements": dict(player.achievements), "inventory": dict(player.inventory)}
