@@ -2,7 +2,7 @@
 # where one is available) before anything else, so no dependency can pull another torch.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-EXTRAS ?= dev,report,atari,play,crafter,lm,cluster,hub,gym
+EXTRAS ?= dev,report,atari,play,crafter,lm,cluster,hub,gym,minigrid,box2d
 
 .PHONY: setup train test lint clean
 

@@ -148,15 +148,17 @@ def check_checkpoint(spec) -> None:
     from iris_wm.checkpoint import load_agent
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
+    from iris_wm.training.hydra_app import compose_config
 
     agent = load_agent(spec.checkpoint, device="cpu")
     if agent.kind != spec.agent:
         raise IrisError(f"{spec.checkpoint} is a {agent.kind} agent, not {spec.agent}; pass --agent {agent.kind}")
-    env_kind = get_env_kind(spec.env)
     for game in spec.games:
-        if len(env_kind.action_names(game)) != agent.num_actions:
-            raise IrisError(f"{game} has {len(env_kind.action_names(game))} actions but {spec.checkpoint} has "
-                            f"{agent.num_actions}; benchmark it on the game it was trained on")
+        test = compose_config([*spec.train_overrides(), f"env.id={game}"]).env.test  # the settings it is tested with
+        num_actions = len(get_env_kind(spec.env).action_names(test))
+        if num_actions != agent.num_actions:
+            raise IrisError(f"{game} has {num_actions} actions but {spec.checkpoint} has {agent.num_actions}; "
+                            f"benchmark it on the game it was trained on")
 
 
 def status(arguments: list[str]) -> int:

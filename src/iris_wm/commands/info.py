@@ -18,6 +18,8 @@ EXTRAS = {
     "cluster": ["submitit", "hydra-submitit-launcher", "ray"],
     "hub": ["huggingface_hub"],
     "gym": ["gymnasium", "array-api-compat"],
+    "minigrid": ["minigrid"],
+    "box2d": ["box2d"],
 }
 
 

@@ -1,4 +1,4 @@
-"""Environment kinds (Atari now; Crafter next): the registry the trainer, evaluator and play tool
+"""Environment kinds (Atari, Crafter, any gymnasium env): the registry the trainer, evaluator and play tool
 look an ``env=NAME`` up in. A kind is a record (``EnvKind``) registered by its own module."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ class EnvKind:
     make_vector_env: Callable[[Any, int, int], Any]  # (one side's settings, num_envs, seed) -> VectorEnv
     make_env: Callable[[Any, int | None], Any]  # (one side's settings, seed) -> a gymnasium.Env
     resolve_id: Callable[[str], str]  # any accepted spelling -> the canonical id; unknown ids raise
-    action_names: Callable[[str], list[str]]  # of a canonical id
-    play_keys: dict[str, str]  # pygame key name -> action name, for a person playing
+    action_names: Callable[[Any], list[str]]  # one side's settings (with a canonical id) -> the action names
+    play_keys: Callable[[list[str]], dict[str, str]]  # action names -> {pygame key name: action name}, for a person
     raw_frame: Callable[[Any], Any]  # env -> the frame the viewer shows large (H, W, 3) uint8
     presets: Path | None = None  # NAME.yaml here adds this kind's part of ``preset=NAME``
     # Values kept with every stored step: info -> {name: array}, e.g. Crafter's achievement counts.
@@ -35,13 +35,15 @@ class EnvKind:
     # A stored step's step_extras and the previous step's (None at the first) -> header fields of
     # the episode browser, e.g. the achievements unlocked at that step.
     describe_step: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, str]] | None = None
+    # Checks of the config that need more than its values (making the env), run before any work.
+    check: Callable[[Any], None] | None = None
 
 
 # The kind of a config that names none, and of a game named with --env for a checkpoint outside
 # a run folder (config/train.yaml's default too).
 DEFAULT_ENV_KIND = "atari"
 
-BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter_kind"}
+BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter_kind", "gym": "iris_wm.envs.gym"}
 ENV_KINDS: Registry[EnvKind] = Registry("environment kind", BUILT_IN, "iris_wm.envs")
 
 

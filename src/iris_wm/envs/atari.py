@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from iris_wm.envs import tie_sides
+from iris_wm.envs.frames import resize_frame
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
 
@@ -27,7 +28,6 @@ try:
     from ale_py import ALEInterface, LoggerMode, roms
     from ale_py.env import AtariEnv
     from ale_py.registration import rom_id_to_name
-    from PIL import Image
 except ImportError as error:
     raise IrisError(f"Atari environments need the 'atari' extra: pip install 'iris-wm[atari]' ({error})") from error
 
@@ -121,12 +121,6 @@ def _minimal_action_names(rom: str) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------------- wrappers
-
-
-def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 → (size, size, 3) uint8 with PIL's bilinear filter (antialiased when
-    shrinking), exactly as the original."""
-    return np.asarray(Image.fromarray(frame).resize((size, size), Image.Resampling.BILINEAR))
 
 
 class NoopStart(gymnasium.Wrapper):

@@ -13,8 +13,8 @@ register_env_kind(EnvKind(
     make_vector_env=make_vector_env,
     make_env=make_atari,
     resolve_id=resolve_game_id,
-    action_names=action_names,
-    play_keys=ATARI_KEYS,
+    action_names=lambda config: action_names(config.id),
+    play_keys=lambda names: ATARI_KEYS,
     raw_frame=lambda env: env.unwrapped.original_obs,  # the 210x160 frame before resizing
     presets=Path(__file__).parent / "presets" / "atari",
 ))

@@ -28,14 +28,14 @@ try:
     import crafter
     import gymnasium
     from crafter import constants
-
-    from iris_wm.envs.crafter_determinism import order_chunks
 except ImportError as error:
     raise IrisError(f"Crafter needs the 'crafter' extra: pip install 'iris-wm[crafter]' ({error})") from error
 
 if not hasattr(crafter, "Env") or len(constants.actions) != 17 or set(constants.achievements) != set(ACHIEVEMENTS):
     raise IrisError(f"the installed crafter {getattr(crafter, '__version__', '')} lacks Crafter 1.8's API "
                     f"(17 actions, 22 achievements); pip install 'crafter>=1.8,<2'")
+
+from iris_wm.envs.crafter_determinism import order_chunks  # noqa: E402  (needs Crafter 1.8's engine)
 
 ACTION_NAMES = tuple(constants.actions)
 VIEW_SIZE = 576  # pixels of the frame the viewer shows large: 64 per cell of the 9x9 view

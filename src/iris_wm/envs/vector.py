@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from iris_wm.envs.atari import AtariConfig, action_names, make_atari, resize_frame, rom_id
+from iris_wm.envs.atari import AtariConfig, action_names, make_atari, rom_id
+from iris_wm.envs.frames import resize_frame
 from iris_wm.errors import IrisError
 
 # What backend="auto" picks. Both backends give identical outputs; on this project's shared 2-core

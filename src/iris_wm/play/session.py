@@ -59,7 +59,7 @@ def open_source(path: Path | str, options: Options):
     # The run's test settings (full games, one no-op start), or the paper's when there is no run.
     test_config = env_config.test if env_config is not None else env_kind.config_class().test
     game = env_kind.resolve_id(options.game or test_config.id)
-    names = env_kind.action_names(game)
+    names = env_kind.action_names(replace(test_config, id=game))
     if options.mode == "episodes":
         if run_dir is None:
             raise IrisError(f"-e browses the episodes saved in a run folder, and {path} is not in one; "

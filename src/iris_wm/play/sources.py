@@ -116,7 +116,7 @@ class WorldModelSource:
                  policy: Policy | None, flush_every: int | None) -> None:
         self.agent, self.real, self.policy, self.flush_every = agent, real_env, policy, flush_every
         self.imagination = agent.imagination()
-        self.keymap = {} if policy else action_keymap(env_kind.play_keys, action_names)
+        self.keymap = {} if policy else action_keymap(env_kind.play_keys(action_names), action_names)
         who = "agent" if policy else "you"
         self.episode = EpisodeCounter(f"{game} · {who} in the world model", action_names)
 

@@ -8,8 +8,10 @@ preset or game is one clear line and nothing is created on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,8 @@ def to_train_config(cfg: DictConfig | dict) -> TrainConfig:
     if agent_kind.check is not None:
         agent_kind.check(config.agent)
     env_kind.resolve_id(config.env.id)  # an unknown id lists close matches
+    if env_kind.check is not None:
+        env_kind.check(config.env)
     resolve_device(config.common.device)  # a device that is not there fails before any work
     return config
 
@@ -183,6 +187,29 @@ def presets_for(agent: str, env: str) -> list[str]:
     return [name for name in names if not (made_for := preset_parts(name)["env"]) or env in made_for]
 
 
+def mapping_keys(prefix: str, config_class: type) -> set[str]:
+    """The dotted keys of ``config_class``'s free-form mappings (``dict`` fields, e.g. env.make_kwargs)."""
+    keys = set()
+    for name, hint in typing.get_type_hints(config_class).items():
+        types = [hint, *typing.get_args(hint)]  # dict, or dict | None
+        if any(typing.get_origin(t) is dict or t is dict for t in types):
+            keys.add(f"{prefix}.{name}")
+        keys |= {key for t in types if dataclasses.is_dataclass(t) for key in mapping_keys(f"{prefix}.{name}", t)}
+    return keys
+
+
+def open_mappings(overrides: list[str]) -> list[str]:
+    """``KEY={a: 1}`` of a free-form mapping as Hydra's ``++KEY={a: 1}``: the mapping's keys are the user's
+    to choose, which Hydra's struct mode refuses otherwise."""
+    chosen = {key: value for key, _, value in (o.partition("=") for o in overrides)}
+    if any("," in chosen.get(key, "") for key in KIND_GROUPS):
+        return overrides  # a sweep over kinds: each job is composed on its own
+    classes = {"env": get_env_kind(chosen.get("env", DEFAULT_ENV_KIND)).config_class,
+               "agent": get_agent_kind(chosen.get("agent", DEFAULT_AGENT_KIND)).config_class}
+    keys = set().union(*(mapping_keys(group, cls) for group, cls in classes.items()))
+    return [f"++{o}" if o.partition("=")[0] in keys else o for o in overrides]
+
+
 def compose_config(overrides: list[str]) -> TrainConfig:
     """The config ``iris train OVERRIDES`` would run with, or an IrisError naming what is wrong."""
     from hydra import compose, initialize_config_module
@@ -192,7 +219,7 @@ def compose_config(overrides: list[str]) -> TrainConfig:
         key, _, value = override.partition("=")
         if key in KIND_GROUPS:
             KIND_GROUPS[key](value)
-    overrides = with_presets(overrides)
+    overrides = open_mappings(with_presets(overrides))
     register_schema()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
@@ -232,7 +259,7 @@ def run_hydra(overrides: list[str], job: Callable[[DictConfig], None]) -> int:
 
     register_schema()
     main = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")(job)
-    sys.argv = ["iris train", *with_presets(overrides)]
+    sys.argv = ["iris train", *open_mappings(with_presets(overrides))]
     try:
         main()
     except SystemExit as exit:

@@ -1,0 +1,155 @@
+"""env=gym: any registered gymnasium env with pixels, wrapped as the agents see games, and its bad
+input (one line, exit code 2, nothing written)."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from iris_wm.cli import main
+from iris_wm.envs import get_env_kind
+from iris_wm.envs.gym.env import GymConfig, make_gym
+from iris_wm.envs.gym.keys import play_keys
+from iris_wm.training.hydra_app import compose_config
+
+KIND = get_env_kind("gym")
+
+
+class Counter(gymnasium.Env):
+    """Frames filled with the step count (a (16, 16, 3) image, or another shape and dtype), reward 1
+    a step, terminated at step ``length``."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, length: int = 10, shape=(16, 16, 3), dtype=np.uint8, render_mode=None, dict_obs=False):
+        self.length, self.shape, self.dtype, self.render_mode = length, shape, dtype, render_mode
+        image = gymnasium.spaces.Box(0, 255, shape, dtype)
+        self.observation_space = gymnasium.spaces.Dict({"pixels": image}) if dict_obs else image
+        self.action_space = gymnasium.spaces.Discrete(3)
+        self.t = 0
+
+    def obs(self):
+        image = np.full(self.shape, self.t, dtype=self.dtype)
+        return {"pixels": image} if isinstance(self.observation_space, gymnasium.spaces.Dict) else image
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.obs(), 1.0, self.t >= self.length, False, {}
+
+    def render(self):
+        return np.full((32, 48, 3), 2 * self.t, dtype=np.uint8)
+
+
+gymnasium.register("IrisTest/Counter-v0", entry_point=Counter)
+
+
+def side(**keys) -> GymConfig:
+    return GymConfig(**{"id": "IrisTest/Counter-v0", "make_kwargs": {}, "wrappers": [], "pixels": "obs", **keys})
+
+
+def test_frame_skip_sums_rewards_and_max_pools_the_last_two_frames():
+    env = make_gym(side(frame_skip=3, max_pool=True))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (64, 64, 3) and obs.dtype == np.uint8 and (obs == 0).all()
+    obs, reward, terminated, truncated, _ = env.step(0)
+    assert reward == 3.0 and (obs == 3).all() and not terminated  # max(frame 2, frame 3)
+    for _ in range(2):
+        obs, reward, terminated, truncated, _ = env.step(0)
+    assert not terminated and not truncated and reward == 3.0 and (obs == 9).all()  # steps 7..9
+    obs, reward, terminated, _, _ = env.step(0)  # the episode ends at step 10, one frame into the skip
+    assert terminated and reward == 1.0 and (obs == 10).all()
+
+
+def test_time_limit_truncates_and_render_pixels_are_read():
+    env = make_gym(side(pixels="render", max_episode_steps=2))
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (64, 64, 3) and env.raw_frame.shape == (32, 48, 3)
+    env.step(0)
+    obs, _, terminated, truncated, _ = env.step(0)
+    assert truncated and not terminated and (obs == 4).all()
+
+
+def test_a_dict_observation_by_its_key():
+    env = make_gym(side(obs_key="pixels", make_kwargs={"dict_obs": True}))
+    assert (env.reset(seed=0)[0] == 0).all() and (env.step(1)[0] == 1).all()
+
+
+def test_minigrid_from_pixels_with_its_action_names_and_keys():
+    pytest.importorskip("minigrid")
+    config = compose_config(["env=gym", "preset=minigrid"]).env
+    env = KIND.make_env(config.train, 0)
+    check_env(env, skip_render_check=True, skip_close_check=True)  # MiniGrid's wrapper cannot be remade by spec
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (64, 64, 3) and obs.std() > 0
+    names = KIND.action_names(config.train)
+    assert names == ["left", "right", "forward", "pickup", "drop", "toggle", "done"]
+    keys = KIND.play_keys(names)
+    assert keys["1"] == "left" and keys["7"] == "done" and keys["up"] == "forward" and keys["right"] == "right"
+
+
+def test_carracing_discrete_and_cartpole_from_render():
+    pytest.importorskip("Box2D")
+    carracing = compose_config(["env=gym", "preset=carracing"]).env
+    env = KIND.make_env(carracing.train, 0)
+    check_env(env, skip_render_check=True)
+    assert env.action_space.n == 5 and KIND.action_names(carracing.train) == ["NOOP", "LEFT", "RIGHT", "GAS", "BRAKE"]
+    assert env.reset(seed=0)[0].shape == (64, 64, 3) and env.raw_frame.shape == (96, 96, 3)
+    cartpole = compose_config(["env=gym", "preset=cartpole"]).env
+    env = KIND.make_env(cartpole.train, 0)
+    check_env(env, skip_render_check=True)
+    assert env.reset(seed=0)[0].shape == (64, 64, 3) and env.raw_frame.shape == (400, 600, 3)
+    assert play_keys(KIND.action_names(cartpole.train)) == {"1": "LEFT", "2": "RIGHT", "left": "LEFT",
+                                                             "right": "RIGHT"}
+
+
+def test_indices_name_the_actions_of_an_env_without_names():
+    assert KIND.action_names(side()) == ["0", "1", "2"]
+    assert play_keys(["0", "1", "2"]) == {"1": "0", "2": "1", "3": "2"}
+
+
+def test_the_vector_env_steps_every_env_and_resets_ended_ones():
+    vector = KIND.make_vector_env(side(make_kwargs={"length": 2}), 3, seed=0)
+    assert vector.reset().shape == (3, 64, 64, 3)
+    vector.step(np.zeros(3, np.int64))
+    step = vector.step(np.zeros(3, np.int64))
+    assert step.terminated.all() and (step.observations == 0).all()  # the next episodes' first frames
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["env.id=CartPol-v1"], "did you mean CartPole-v1"),
+    (["env.id=CartPole-v1", "env.import_module=no_such_module"], "env.import_module=no_such_module failed to import"),
+    (["env.id=CartPole-v1"], "is not an (H, W, 3) RGB image; set env.pixels=render"),
+    (["env.id=Pendulum-v1", "env.pixels=render"], "continuous actions"),
+    (["env.id=IrisTest/Counter-v0", "env.make_kwargs={dtype: float32}"], "images are float32, not uint8"),
+    (["env.id=IrisTest/Counter-v0", "env.make_kwargs={shape: [16, 16, 1]}"], "is not an (H, W, 3) RGB image"),
+    (["env.id=IrisTest/Counter-v0", "env.make_kwargs={dict_obs: true}"], "set env.obs_key to the key of its RGB image"),
+    (["env.id=IrisTest/Counter-v0", "env.make_kwargs={dict_obs: true}", "env.obs_key=rgb"], "'rgb' is not one"),
+    (["env.id=IrisTest/Counter-v0", "env.wrappers=[nowhere:Wrapper]"], "is not an importable class"),
+    (["env.id=IrisTest/Counter-v0", "env.make_kwargs={colour: 1}"], "refused env.make_kwargs"),
+])
+def test_bad_input_is_one_line_before_anything_is_written(overrides, message, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "env=gym", *overrides, f"hydra.run.dir={run}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not run.exists()
+
+
+def test_an_id_of_a_package_not_imported_names_the_module(tmp_path):
+    """In a fresh process, where nothing has imported minigrid (and so registered its ids)."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "iris_wm.cli", "train", "env=gym", "env.id=MiniGrid-DoorKey-5x5-v0",
+                             f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "ids like it are registered by importing minigrid: set env.import_module=minigrid" in result.stderr
+    assert not run.exists()
