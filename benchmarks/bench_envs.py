@@ -1,39 +1,54 @@
 """Env throughput: agent steps per second (summed over envs), random actions; Crafter's reset time.
 
-    python benchmarks/bench_envs.py [--game Breakout] [--steps 300] [--repeats 3]
-    python benchmarks/bench_envs.py --env crafter [--steps 300] [--num-envs 8]
+    python benchmarks/bench_envs.py [--game Breakout] [--steps 300] [--repeats 3] [--vectorization sync async]
+    python benchmarks/bench_envs.py --env crafter [--steps 300] [--num-envs 16] [--vectorization sync async]
 
 Rows: the paper's train env (life-loss ends, 30 no-ops) as one wrapper stack and through each
 backend with one env; its test env (one no-op, no life-loss ends) with N envs through each backend;
 and, for reference only, ale-py's vector env with its own preprocessing at 64x64 RGB (INTER_AREA
 resize, max-pool before resize, its own no-op RNG: NOT the paper's observations). The python
-backend runs in this thread; the native backend runs one C++ thread per game beside it. Crafter:
-one env, N envs in a python vector env, and the seconds a reset takes (world generation).
+backend runs the wrapper stacks in this thread (sync) or one subprocess each (async); the native
+backend runs one C++ thread per game beside this one. Crafter: one env, N envs in each vectorisation,
+and the seconds a reset takes (world generation). Each vector env takes --warmup steps before it is
+timed; the repeats go round the rows in turn, so that a change in the machine's load falls on every row.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
+import psutil
 
-from iris_wm.envs.atari import AtariConfig, make_atari, rom_id
-from iris_wm.envs.vector import NativeVectorEnv, make_vector_env
+from iris_wm.envs.vector import VECTORIZATIONS
 
 
-def rate(step, num_envs: int, steps: int, num_actions: int) -> float:
+def rate(step, num_envs: int, steps: int, num_actions: int) -> tuple[float, float, float]:
+    """Agent steps per second, and the CPU milliseconds per agent step of this process and of its
+    subprocesses. With async vectorisation this process's share (sending actions, receiving steps,
+    batching) does not spread over cores; the workers' (the env's step and their side of the pipe) does."""
     rng = np.random.default_rng(0)
     actions = rng.integers(0, num_actions, (steps, num_envs))
-    start = time.perf_counter()
+    workers = psutil.Process().children(recursive=True)
+    start, cpu, workers_cpu = time.perf_counter(), time.process_time(), cpu_seconds(workers)
     for a in actions:
         step(a)
-    return num_envs * steps / (time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    per_step = 1000 / (num_envs * steps)
+    return (num_envs * steps / seconds, per_step * (time.process_time() - cpu),
+            per_step * (cpu_seconds(workers) - workers_cpu))
 
 
-def single_env(make, steps: int) -> float:
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
+def single_env(make, steps: int) -> tuple[float, float, float]:
     env = make()
     env.reset()
 
@@ -48,16 +63,18 @@ def single_env(make, steps: int) -> float:
     return result
 
 
-def vector_env(make, num_envs: int, steps: int) -> float:
+def vector_env(make, num_envs: int, steps: int, warmup: int) -> tuple[float, float, float]:
     env = make()
     env.reset()
-    result = rate(env.step, num_envs, steps, env.num_actions)
+    n = env.single_action_space.n
+    rate(env.step, num_envs, warmup, n)  # subprocesses started, caches warm
+    result = rate(env.step, num_envs, steps, n)
     env.close()
     return result
 
 
-def reset_seconds(make, resets: int) -> float:
-    """Median seconds of one reset (not steps/s)."""
+def reset_seconds(make, resets: int) -> tuple[float, float, float]:
+    """Median seconds of one reset (not steps/s); no CPU time."""
     env = make()
     times = []
     for seed in range(resets):
@@ -65,25 +82,27 @@ def reset_seconds(make, resets: int) -> float:
         env.reset(seed=seed)
         times.append(time.perf_counter() - start)
     env.close()
-    return statistics.median(times)
+    return statistics.median(times), float("nan"), float("nan")
 
 
-def crafter_rows(n: int, steps: int) -> dict:
+def crafter_rows(args: argparse.Namespace) -> dict:
     from iris_wm.envs.crafter import CrafterConfig, make_crafter
     from iris_wm.envs.crafter_kind import make_crafter_vector_env
 
-    config = CrafterConfig()
+    config, n, steps = CrafterConfig(), args.num_envs, args.steps
     return {
         "crafter, one env": lambda: single_env(lambda: make_crafter(config, 0), 4 * steps),
-        f"crafter, python vector env, {n} envs": lambda: vector_env(
-            lambda: make_crafter_vector_env(config, n, 0), n, steps
-        ),
+        **{f"crafter, {v} vector env, {n} envs": functools.partial(
+            vector_env, lambda v=v: make_crafter_vector_env(replace(config, vectorization=v), n, 0), n, steps,
+            args.warmup) for v in args.vectorization},
         "crafter, seconds per reset (world generation)": lambda: reset_seconds(lambda: make_crafter(config), 5),
     }
 
 
-def ale_preprocessed(config: AtariConfig, num_envs: int, steps: int) -> float:
+def ale_preprocessed(config, num_envs: int, steps: int) -> tuple[float, float, float]:
     from ale_py.vector_env import AtariVectorEnv
+
+    from iris_wm.envs.atari import rom_id
 
     env = AtariVectorEnv(
         rom_id(config.id),
@@ -108,41 +127,54 @@ def main() -> None:
     parser.add_argument("--game", default="Breakout")
     parser.add_argument("--steps", type=int, default=300, help="vector steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=20, help="untimed vector steps before each timing")
     parser.add_argument("--num-envs", type=int, default=8)
     parser.add_argument("--env", choices=["atari", "crafter"], default="atari")
+    parser.add_argument("--vectorization", nargs="+", choices=VECTORIZATIONS, default=list(VECTORIZATIONS),
+                        help="how the envs stepped in Python are vectorised (env.vectorization)")
     args = parser.parse_args()
-    rows = crafter_rows(args.num_envs, args.steps) if args.env == "crafter" else atari_rows(args)
+    rows = crafter_rows(args) if args.env == "crafter" else atari_rows(args)
     title = "Crafter" if args.env == "crafter" else args.game
     print(f"{title}, {os.cpu_count()} CPU cores, median of {args.repeats} runs, agent steps/s summed over envs")
-    print(f"{'variant':<56} {'steps/s':>8}  runs")
-    for name, run in rows.items():
-        runs = [run() for _ in range(args.repeats)]
-        print(f"{name:<56} {statistics.median(runs):>8.2f}  {' '.join(f'{r:.2f}' for r in runs)}")
+    runs = {name: [] for name in rows}
+    for _ in range(args.repeats):
+        for name, run in rows.items():
+            runs[name].append(run())
+    print(f"{'variant':<60} {'steps/s':>8} {'CPU ms/step: here':>17} {'workers':>8}  runs")
+    for name, results in runs.items():
+        rates, here, workers = zip(*results, strict=True)
+        print(f"{name:<60} {statistics.median(rates):>8.2f} {statistics.median(here):>17.3f} "
+              f"{statistics.median(workers):>8.3f}  {' '.join(f'{r:.2f}' for r in rates)}")
 
 
 def atari_rows(args: argparse.Namespace) -> dict:
+    from iris_wm.envs.atari import AtariConfig, make_atari
+    from iris_wm.envs.atari_kind import make_vector_env
+    from iris_wm.envs.atari_native import NativeVectorEnv
+
     test = AtariConfig(id=args.game, max_episode_steps=108000, noop_max=1, done_on_life_loss=False)
     train = AtariConfig(id=args.game)
-    n, steps = args.num_envs, args.steps
-    rows = {
+    n, steps, warmup = args.num_envs, args.steps, args.warmup
+
+    def python(config: AtariConfig, num_envs: int, vectorization: str):
+        return lambda: make_vector_env(replace(config, vectorization=vectorization), num_envs, 0, backend="python")
+
+    return {
         "train env, single wrapper stack (make_atari)": lambda: single_env(lambda: make_atari(train, 0), 4 * steps),
-        "train env, python backend, 1 env": lambda: vector_env(
-            lambda: make_vector_env(train, 1, 0, backend="python"), 1, 4 * steps
-        ),
+        **{f"train env, python backend ({v}), 1 env": functools.partial(
+            vector_env, python(train, 1, v), 1, 4 * steps, warmup) for v in args.vectorization},
         "train env, native backend, 1 env (1 thread)": lambda: vector_env(
-            lambda: NativeVectorEnv(train, 1, 0), 1, 4 * steps
+            lambda: NativeVectorEnv(train, 1, 0), 1, 4 * steps, warmup
         ),
-        f"test env, python backend, {n} envs": lambda: vector_env(
-            lambda: make_vector_env(test, n, 0, backend="python"), n, steps
-        ),
+        **{f"test env, python backend ({v}), {n} envs": functools.partial(
+            vector_env, python(test, n, v), n, steps, warmup) for v in args.vectorization},
         f"test env, native backend, {n} envs ({n} threads)": lambda: vector_env(
-            lambda: NativeVectorEnv(test, n, 0), n, steps
+            lambda: NativeVectorEnv(test, n, 0), n, steps, warmup
         ),
         f"test env, ale-py preprocessing, {n} envs ({min(n, os.cpu_count())} thr., NOT exact)": lambda: (
             ale_preprocessed(test, n, steps)
         ),
     }
-    return rows
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def collect(folder: Path, game: str, steps: int, agent) -> EpisodeDataset:
     if folder.is_dir() and any(folder.iterdir()):
         return EpisodeDataset.load(folder, "fixed")
     from iris_wm.envs.atari import AtariConfig
-    from iris_wm.envs.vector import make_vector_env
+    from iris_wm.envs.atari_kind import make_vector_env
     from iris_wm.training.collector import Collector
     from iris_wm.training.config import CollectionConfig
 

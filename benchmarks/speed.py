@@ -66,7 +66,7 @@ from iris_wm.agents.iris.frame_cache import FrameCache  # noqa: E402
 from iris_wm.agents.iris.imagination import IRISImagination  # noqa: E402
 from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
-from iris_wm.envs.vector import make_vector_env  # noqa: E402
+from iris_wm.envs import get_env_kind  # noqa: E402
 from iris_wm.models.acceleration import compile_fullgraph  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
@@ -246,8 +246,8 @@ def bench_collection(bench: Bench, size: str, config: TrainConfig) -> float | No
     steps = 200  # one epoch's collection, including the burn-in that resumes unfinished episodes
     seconds = {}
     for num_envs in (1, 8):
-        env = make_vector_env(config.env.train, num_envs, seed=0)
-        agent = create_model("iris", env.num_actions, bench.device, config.agent)
+        env = get_env_kind(config.env.kind).make_vector_env(config.env.train, num_envs, seed=0)
+        agent = create_model("iris", int(env.single_action_space.n), bench.device, config.agent)
         collector = Collector(env, EpisodeDataset(None, "bench"), np.random.default_rng(0), seed=0)
         collection = CollectionConfig(num_envs=num_envs, num_steps=steps)
         [row] = bench.compare("collection", size, f"{num_envs} env{'s' * (num_envs > 1)}, agent acting",

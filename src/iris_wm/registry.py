@@ -35,12 +35,16 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         for name, module in self.built_in.items():
-            try:
-                import_module(module)
-            except IrisError as error:  # a missing optional dependency, said with its fix
-                self._unavailable[name] = str(error)
+            if name not in self._records:
+                self._import(name, module)
         for entry_point in metadata.entry_points(group=self.entry_point_group):
             entry_point.load()
+
+    def _import(self, name: str, module: str) -> None:
+        try:
+            import_module(module)
+        except IrisError as error:  # a missing optional dependency, said with its fix
+            self._unavailable[name] = str(error)
 
     def names(self) -> list[str]:
         self._load()
@@ -51,7 +55,10 @@ class Registry(Generic[T]):
         return dict(self._records)
 
     def get(self, name: str) -> T:
-        self._load()
+        if name in self.built_in and name not in self._records and name not in self._unavailable:
+            self._import(name, self.built_in[name])  # this one alone: a family's dependencies are its own
+        if name not in self._records:
+            self._load()
         if name in self._records:
             return self._records[name]
         if name in self._unavailable:

@@ -116,10 +116,11 @@ def test_indices_name_the_actions_of_an_env_without_names():
 
 def test_the_vector_env_steps_every_env_and_resets_ended_ones():
     vector = KIND.make_vector_env(side(make_kwargs={"length": 2}), 3, seed=0)
-    assert vector.reset().shape == (3, 64, 64, 3)
+    assert vector.reset()[0].shape == (3, 64, 64, 3)
     vector.step(np.zeros(3, np.int64))
-    step = vector.step(np.zeros(3, np.int64))
-    assert step.terminated.all() and (step.observations == 0).all()  # the next episodes' first frames
+    observations, _, terminated, _, infos = vector.step(np.zeros(3, np.int64))
+    assert terminated.all() and (observations == 0).all()  # the next episodes' first frames
+    assert all((final == 2).all() for final in infos["final_obs"])  # the ended ones' last frames
 
 
 @pytest.mark.parametrize("overrides,message", [

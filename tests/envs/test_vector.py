@@ -1,97 +1,147 @@
-"""Vector envs: the native backend reproduces the wrapper stack frame for frame."""
+"""Every family's vector env is gymnasium's, with same-step autoreset: its wrappers apply, sync and
+async give the same steps, and each env's info of a step (the final one where an episode ended) is
+what the collector stores."""
 
+import os
+
+import gymnasium
 import numpy as np
 import pytest
+import torch
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
+from omegaconf import OmegaConf
 
-pytest.importorskip("ale_py")
-from iris_wm.envs.atari import AtariConfig  # noqa: E402
-from iris_wm.envs.vector import make_vector_env  # noqa: E402
-from iris_wm.errors import IrisError  # noqa: E402
-
-TRAIN = dict(id="Breakout")
-TEST = dict(id="Breakout", max_episode_steps=108000, noop_max=1, done_on_life_loss=False)
-
-CASES = {
-    # Seaquest: game overs and life losses over a long episode
-    "test env": (dict(TEST, id="Seaquest"), 450),
-    "train env": (dict(TRAIN, max_episode_steps=600), 300),  # life-loss ends, random no-ops
-    # Alien scores 10 per egg; 1 no-op + 50 steps of 4 frames = 201: the limit falls on a step's last frame
-    "clipping, time limit": (dict(TEST, id="Alien", max_episode_steps=201, clip_reward=True), 160),
-    "time limit within no-ops": (dict(TEST, id="Pong", max_episode_steps=12, noop_max=30), 25),
-}
+from iris_wm.config import build_config
+from iris_wm.envs import get_env_kind
+from iris_wm.envs.vector import env_infos, make_python_vector_env
+from iris_wm.errors import IrisError
+from iris_wm.training.hydra_app import to_train_config
+from iris_wm.training.resume_overrides import check_resume_overrides
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_native_matches_wrapper_stack_frame_for_frame(case):
-    config, steps = CASES[case]
-    config = AtariConfig(**config)
-    python, native = (make_vector_env(config, 2, seed=0, backend=b) for b in ("python", "native"))
-    assert np.array_equal(python.reset(), native.reset())
-    rng = np.random.default_rng(0)
-    events = dict(lives_lost=0, terminated=0, truncated=0)
-    for t in range(steps):
-        if t == steps - 30:  # reseeding: the real reset and no-op counts match too
-            assert np.array_equal(python.reset(seed=5), native.reset(seed=5))
-        lives = [env.unwrapped.ale.lives() for env in python.envs]
-        actions = rng.integers(0, python.num_actions, 2)
-        a, b = python.step(actions), native.step(actions)
-        for field in ("observations", "rewards", "terminated", "truncated"):
-            assert np.array_equal(getattr(a, field), getattr(b, field)), f"{field} differ at step {t}"
-        events["lives_lost"] += sum(
-            0 < env.unwrapped.ale.lives() < n for env, n in zip(python.envs, lives, strict=True)
-        )
-        events["terminated"] += int(a.terminated.sum())
-        events["truncated"] += int(a.truncated.sum())
-    python.close()
-    native.close()
-    minimum = {
-        "test env": dict(lives_lost=2, terminated=1),  # terminated: a game over
-        "train env": dict(lives_lost=2, terminated=2, truncated=1),
-        "clipping, time limit": dict(truncated=4),
-        "time limit within no-ops": dict(truncated=10),
-    }[case]
-    assert all(events[k] >= n for k, n in minimum.items()), events
+class Countdown(gymnasium.Env):
+    """Blank frames; an episode of ``length`` steps; infos that count them (a nested dict too)."""
+
+    observation_space = gymnasium.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+    action_space = gymnasium.spaces.Discrete(2)
+
+    def __init__(self, length: int):
+        self.length, self.t = length, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros((8, 8, 3), np.uint8), {"t": 0}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros((8, 8, 3), np.uint8), 1.0, self.t == self.length, False, {"t": self.t, "nested": {"t": self.t}}
+
+    def worker_threads(self):
+        return torch.get_num_threads(), os.environ.get("OMP_WAIT_POLICY")
 
 
-def test_auto_backend_and_errors():
-    env = make_vector_env(AtariConfig(**TEST), 1, seed=0)
-    assert env.backend == "python"  # native measured no faster on 2 cores (benchmarks/bench_envs.py)
-    env.close()
-    with pytest.raises(IrisError, match="backend"):
-        make_vector_env(AtariConfig(**TEST), 1, seed=0, backend="gpu")
+def family_config(kind: str, vectorization: str):
+    """An env config of each family, as a run builds it."""
+    if kind == "atari":
+        pytest.importorskip("ale_py")
+        data = {"id": "Breakout"}
+    elif kind == "crafter":
+        pytest.importorskip("crafter")
+        data = {"train": {"max_episode_steps": 5}}
+    else:
+        pytest.importorskip("minigrid")
+        data = {"id": "MiniGrid-Empty-5x5-v0", "import_module": "minigrid", "obs_key": "image",
+                "wrappers": ["minigrid.wrappers:RGBImgObsWrapper"]}
+    return build_config(get_env_kind(kind).config_class, {**data, "vectorization": vectorization})
 
 
-@pytest.mark.parametrize("backend", ["python", "native"])
-def test_single_env_shapes_and_seeding(backend):
-    config = AtariConfig(id="Pong", noop_max=30, done_on_life_loss=False)
-    env = make_vector_env(config, 1, seed=0, backend=backend)
-    assert env.num_envs == 1 and env.num_actions == 6 and env.action_names[1] == "FIRE"
-    obs = env.reset()
-    assert obs.shape == (1, 64, 64, 3) and obs.dtype == np.uint8
-    step = env.step(np.array([1]))
-    assert step.observations.shape == (1, 64, 64, 3) and step.rewards.dtype == np.float32
-    assert step.terminated.dtype == step.truncated.dtype == bool
-
-    def after_reset(seed):  # Pong's screen is still for its first frames: look 30 steps later
-        env.reset(seed=seed)
-        return [env.step(np.array([0])).observations for _ in range(30)][-1]
-
-    # reseeding reproduces the episode; other seeds draw other no-op counts
-    frames = [after_reset(s) for s in (5, 5, 6, 7, 8)]
-    assert np.array_equal(frames[0], frames[1])
-    assert any(not np.array_equal(frames[0], f) for f in frames[2:])
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+@pytest.mark.parametrize("kind", ["atari", "crafter", "gym"])
+def test_every_family_gives_a_gymnasium_vector_env_with_same_step_autoreset(kind, vectorization):
+    config = family_config(kind, vectorization)
+    assert config.train.vectorization == config.test.vectorization == vectorization  # the sides carry it
+    env = get_env_kind(kind).make_vector_env(config.train, 2, seed=0)
+    assert isinstance(env, SyncVectorEnv if vectorization == "sync" else AsyncVectorEnv)
+    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert env.single_observation_space == gymnasium.spaces.Box(0, 255, (64, 64, 3), np.uint8)
+    assert env.reset(seed=0)[0].shape == (2, 64, 64, 3)
+    assert env.step(np.zeros(2, np.int64))[0].shape == (2, 64, 64, 3)
     env.close()
 
 
-def test_same_step_autoreset():
-    env = make_vector_env(AtariConfig(**TEST), 2, seed=0, backend="python")
-    first = env.reset()
-    rng = np.random.default_rng(0)
-    for _ in range(400):
-        step = env.step(rng.integers(0, 4, 2))
-        for i in np.flatnonzero(step.terminated):  # a game over: the next game has started
-            ale = env.envs[i].unwrapped.ale
-            assert ale.getEpisodeFrameNumber() == 1 and ale.lives() == 5  # after its one no-op
-            assert np.array_equal(step.observations[i], first[i])  # Breakout always starts alike
-            return
-    pytest.fail("no game over")
+def test_vectorization_is_one_env_level_key():
+    pytest.importorskip("crafter")
+    kind = get_env_kind("crafter")
+    with pytest.raises(IrisError, match="vectorization.*one of sync, async"):
+        build_config(kind.config_class, {"vectorization": "threads"})
+    with pytest.raises(IrisError, match="env.test.vectorization=async differs from env.vectorization=sync"):
+        build_config(kind.config_class, {"test": {"vectorization": "async"}})
+
+
+def test_a_run_may_resume_with_another_vectorization():
+    """A run folder's config keeps the sides' copies unset (null): they follow the new env.vectorization."""
+    pytest.importorskip("crafter")
+    stored = OmegaConf.create({"env": OmegaConf.structured(get_env_kind("crafter").config_class)})
+    assert stored.env.vectorization == "sync" and stored.env.train.vectorization is None
+    merged = OmegaConf.merge(stored, OmegaConf.from_dotlist(["env.vectorization=async"]))
+    assert check_resume_overrides(stored, merged, ["env.vectorization=async"]) == ["env.vectorization"]
+    assert to_train_config(merged).env.test.vectorization == "async"
+
+
+def test_a_gymnasium_vector_wrapper_applies():
+    config = family_config("crafter", "sync")  # 5-step episodes
+    env = RecordEpisodeStatistics(get_env_kind("crafter").make_vector_env(config.train, 2, seed=0))
+    env.reset(seed=0)
+    returns = np.zeros(2)
+    for t in range(5):
+        _, rewards, _, truncated, infos = env.step(np.full(2, t % 5))
+        returns += rewards
+    assert truncated.all() and list(infos["episode"]["l"]) == [5, 5]
+    np.testing.assert_allclose(infos["episode"]["r"], returns)
+    env.close()
+
+
+def test_sync_and_async_give_the_same_steps():
+    """Crafter, 2 envs with 5-step episodes: the same frames, rewards, ends and achievements, across
+    autoresets, a reseeding reset and a reset that continues each env's stream."""
+    config = family_config("crafter", "sync")
+    make = get_env_kind("crafter").make_vector_env
+    sync, asynchronous = make(config.train, 2, seed=3), make(family_config("crafter", "async").train, 2, seed=3)
+    assert np.array_equal(sync.reset(seed=3)[0], asynchronous.reset(seed=3)[0])
+    for t, actions in enumerate(np.random.default_rng(0).integers(17, size=(24, 2))):
+        if t in (8, 16):
+            seed = 11 if t == 8 else None
+            assert np.array_equal(sync.reset(seed=seed)[0], asynchronous.reset(seed=seed)[0])
+        a, b = sync.step(actions), asynchronous.step(actions)
+        for k in range(4):  # observations, rewards, terminated, truncated
+            assert np.array_equal(a[k], b[k]), (t, k)
+        achievements = [[info["achievements"] for info in env_infos(step[4], 2)] for step in (a, b)]
+        assert achievements[0] == achievements[1], t
+    sync.close()
+    asynchronous.close()
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "async"])
+def test_env_infos_give_the_final_info_where_an_episode_ended(vectorization):
+    env = make_python_vector_env(lambda seed: Countdown(length=2 + seed), 2, 0, vectorization)
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step(np.zeros(2, np.int64))
+    assert env_infos(infos, 2) == [{"t": 1, "nested": {"t": 1}}] * 2
+    _, _, terminated, _, infos = env.step(np.zeros(2, np.int64))
+    assert list(terminated) == [True, False] and infos["t"][0] == 0  # env 0's next episode has begun
+    assert env_infos(infos, 2) == [{"t": 2, "nested": {"t": 2}}] * 2  # env 0's: its episode's last step
+    env.close()
+
+
+def test_async_workers_run_one_passive_thread():
+    """Workers forked from a process with torch's thread pool do not start one of their own."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        env = make_python_vector_env(lambda seed: Countdown(length=2), 2, 0, "async")
+    finally:
+        torch.set_num_threads(threads)
+    assert env.call("worker_threads") == ((1, "PASSIVE"),) * 2
+    env.close()

@@ -1,3 +1,4 @@
+import gymnasium
 import numpy as np
 import pytest
 
@@ -8,8 +9,8 @@ from iris_wm.training.config import CollectionConfig
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
-from iris_wm.envs.atari import AtariConfig, action_names, make_atari  # noqa: E402
-from iris_wm.envs.vector import PythonVectorEnv, make_vector_env  # noqa: E402
+from iris_wm.envs.atari import AtariConfig  # noqa: E402
+from iris_wm.envs.atari_kind import make_vector_env  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +47,14 @@ def test_envs_are_seeded_once_so_successive_evaluations_differ(agent):
     """Later resets continue the envs' random streams (the vector env tests show that seed=None
     does): the collector must pass the seed on its first reset only."""
 
-    class SeedRecordingEnv(PythonVectorEnv):
-        def reset(self, seed=None):
-            self.seeds.append(seed)
-            return super().reset(seed)
+    class SeedRecording(gymnasium.vector.VectorWrapper):
+        seeds = []
 
-    config = AtariConfig(id="Breakout", max_episode_steps=120)
-    env = SeedRecordingEnv(lambda seed: make_atari(config, seed), 1, 3, action_names("Breakout"))
-    env.seeds = []
+        def reset(self, *, seed=None, options=None):
+            self.seeds.append(seed)
+            return super().reset(seed=seed, options=options)
+
+    env = SeedRecording(make_vector_env(AtariConfig(id="Breakout", max_episode_steps=120), 1, seed=3))
     dataset = EpisodeDataset(None, "test_dataset")
     collector = Collector(env, dataset, np.random.default_rng(0), seed=3)
     config = CollectionConfig(num_steps=None, num_episodes=1, epsilon=0.0, temperature=0.5)

@@ -69,7 +69,8 @@ def test_the_papers_presets_start_with_random_steps(preset, game, random_steps):
 def test_the_first_epoch_collects_uniformly_random_actions_without_the_policy(tmp_path, monkeypatch):
     config = compose_config(tiny_delta_overrides(tmp_path, **{"collection.train.num_steps_first_epoch": 400}))
     env = get_env_kind(config.env.kind).make_vector_env(config.env.train, config.collection.train.num_envs, 0)
-    agent = create_model("delta-iris", env.num_actions, "cpu", config.agent).eval()
+    num_actions = int(env.single_action_space.n)
+    agent = create_model("delta-iris", num_actions, "cpu", config.agent).eval()
     steps = []  # frames the policy was asked to act on, per call
     policy_step = agent.policy_step
     monkeypatch.setattr(agent, "policy_step", lambda frames, seen=False: steps.append(len(frames)) or
@@ -80,8 +81,8 @@ def test_the_first_epoch_collects_uniformly_random_actions_without_the_policy(tm
         collector.collect(agent, config.collection.train, epoch=1)
         actions = np.concatenate([dataset.get_episode(i).actions for i in dataset.episode_ids])
         assert len(actions) == 400 and steps == []
-        shares = np.bincount(actions, minlength=env.num_actions) / len(actions)
-        assert np.abs(shares - 1 / env.num_actions).max() < 0.1, shares  # 4 actions: 100 ± 9 draws each
+        shares = np.bincount(actions, minlength=num_actions) / len(actions)
+        assert np.abs(shares - 1 / num_actions).max() < 0.1, shares  # 4 actions: 100 ± 9 draws each
         collector.collect(agent, config.collection.train, epoch=2)
         assert steps == [1] * 30  # from epoch 2 the policy chooses every step (ε = 0.01 may replace it)
     finally:

@@ -16,9 +16,12 @@ from iris_wm.registry import Registry
 class EnvKind:
     name: str
     description: str
-    # env=NAME: ``id`` (the game or task), ``train`` and ``test`` (each side's settings)
+    # env=NAME: ``id`` (the game or task), ``train`` and ``test`` (each side's settings); a family that steps
+    # its envs in Python adds ``vectorization`` (sync | async), which each side carries as it carries the id
     config_class: type
-    make_vector_env: Callable[[Any, int, int], Any]  # (one side's settings, num_envs, seed) -> VectorEnv
+    # (one side's settings, num_envs, seed) -> a gymnasium.vector.VectorEnv with same-step autoreset, env i
+    # seeded with seed + i (iris_wm.envs.vector)
+    make_vector_env: Callable[[Any, int, int], Any]
     make_env: Callable[[Any, int | None], Any]  # (one side's settings, seed) -> a gymnasium.Env
     resolve_id: Callable[[str], str]  # any accepted spelling -> the canonical id; unknown ids raise
     action_names: Callable[[Any], list[str]]  # one side's settings (with a canonical id) -> the action names
@@ -47,12 +50,14 @@ BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter
 ENV_KINDS: Registry[EnvKind] = Registry("environment kind", BUILT_IN, "iris_wm.envs")
 
 
-def tie_sides(config: Any, keys: tuple[str, ...]) -> None:
-    """An env kind's ``train`` and ``test`` settings: their ids follow ``env.id``, and the test
-    side's ``keys`` follow the train side's, unless set to the same value (else a one-line error)."""
+def tie_sides(config: Any, keys: tuple[str, ...], env_keys: tuple[str, ...] = ("id",)) -> None:
+    """An env kind's ``train`` and ``test`` settings: their ``env_keys`` follow the env-level key of
+    the same name (``env.id``, ``env.vectorization``), and the test side's ``keys`` follow the train
+    side's, unless set to the same value (else a one-line error)."""
     for name in ("train", "test"):
         side = getattr(config, name)
-        side.id = tied("env.id", config.id, f"env.{name}.id", side.id)
+        for key in env_keys:
+            setattr(side, key, tied(f"env.{key}", getattr(config, key), f"env.{name}.{key}", getattr(side, key)))
     for key in keys:
         value = tied(f"env.train.{key}", getattr(config.train, key), f"env.test.{key}", getattr(config.test, key))
         setattr(config.test, key, value)

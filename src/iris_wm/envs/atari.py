@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from iris_wm.config import one_of
 from iris_wm.envs import tie_sides
 from iris_wm.envs.frames import resize_frame
+from iris_wm.envs.vector import VECTORIZATIONS
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
 
@@ -43,6 +45,7 @@ class AtariConfig:
     frame_skip: int | None = 4  # raw frames per agent step
     done_on_life_loss: bool = True  # train True, test False
     clip_reward: bool = False  # sign of each raw frame's reward (off in the paper)
+    vectorization: str | None = None  # follows env.vectorization (None, made alone: sync)
 
     def __post_init__(self) -> None:
         for name in ("size", "max_episode_steps", "noop_max", "frame_skip"):
@@ -59,13 +62,19 @@ class AtariEnvConfig:
 
     kind: str = "atari"
     id: str = "???"  # the game, e.g. Pong, BreakoutNoFrameskip-v4 or ALE/Breakout-v5: sets train and test
+    # sync: the wrapper stacks step one after another in this process; async: a subprocess each. The same
+    # numbers. Measured (benchmarks/bench_envs.py --num-envs 16, 2 cores): the paper's one train env gives
+    # 1,510 steps/s sync, 1,340 async (a pipe each step, nothing to overlap); 16 test envs 1,600 sync (0.62 ms
+    # a step), 2,230 async, whose workers spend 0.74 ms a step: ~1,350 steps/s per idle core. Sync: the train
+    # side has one env, and async lost beside a training run on this project's shared cores (CrafterEnvConfig).
+    vectorization: str = one_of(VECTORIZATIONS, "sync")
     train: AtariConfig = field(default_factory=lambda: AtariConfig(
         id=None, max_episode_steps=20_000, noop_max=30, done_on_life_loss=True))
     test: AtariConfig = field(default_factory=lambda: AtariConfig(
         id=None, size=None, frame_skip=None, max_episode_steps=108_000, noop_max=1, done_on_life_loss=False))
 
     def __post_init__(self) -> None:
-        tie_sides(self, ("size", "frame_skip"))
+        tie_sides(self, ("size", "frame_skip"), env_keys=("id", "vectorization"))
 
 
 # The authors' Atari layout: letters for the moves, the arrow keys for the moves with FIRE.
@@ -148,8 +157,8 @@ class MaxAndSkip(gymnasium.Wrapper):
 
     The two-frame buffer is never cleared (as the original; docs/faithfulness.md): after an early end it
     still holds frames of the previous step, so the terminal observation can mix stale frames.
-    (The vector envs replace a terminal observation by the next episode's first frame, so it is
-    only visible here.) The latest raw frame is kept as ``env.unwrapped.original_obs``."""
+    (The vector envs replace a terminal observation by the next episode's first frame: it is only
+    visible here and as their ``final_obs``.) The latest raw frame is kept as ``env.unwrapped.original_obs``."""
 
     def __init__(self, env: gymnasium.Env, skip: int, size: int):
         super().__init__(env)

@@ -1,11 +1,14 @@
 """Crafter as an environment kind: ``env=crafter``."""
 
+import functools
 from pathlib import Path
+
+import gymnasium
 
 from iris_wm.envs import EnvKind, register_env_kind
 from iris_wm.envs.crafter import (
-    ACTION_NAMES,
     CRAFTER_KEYS,
+    CrafterConfig,
     CrafterEnvConfig,
     achievement_counts,
     action_names,
@@ -15,11 +18,11 @@ from iris_wm.envs.crafter import (
     resolve_task_id,
     score_metrics,
 )
-from iris_wm.envs.vector import PythonVectorEnv
+from iris_wm.envs.vector import make_python_vector_env
 
 
-def make_crafter_vector_env(config, num_envs: int, seed: int) -> PythonVectorEnv:
-    return PythonVectorEnv(lambda s: make_crafter(config, s), num_envs, seed, list(ACTION_NAMES))
+def make_crafter_vector_env(config: CrafterConfig, num_envs: int, seed: int) -> gymnasium.vector.VectorEnv:
+    return make_python_vector_env(functools.partial(make_crafter, config), num_envs, seed, config.vectorization)
 
 
 register_env_kind(EnvKind(

@@ -1,285 +1,79 @@
-"""Vectorised environments with same-step autoreset.
+"""What every family's vector env shares: gymnasium's own vector envs with same-step autoreset.
 
-``PythonVectorEnv`` steps N gymnasium envs of any kind one after the other in this process. Atari
-has two backends with identical outputs (tests/envs/test_vector.py checks them frame for frame):
+A family's ``make_vector_env`` returns a ``gymnasium.vector.VectorEnv`` whose ``metadata["autoreset_mode"]``
+is ``AutoresetMode.SAME_STEP``: the step that ends an episode returns the next episode's first
+observation, and the ended step's observation and info are in ``infos["final_obs"]`` and
+``infos["final_info"]`` (masked by ``infos["_final_obs"]``, ``infos["_final_info"]``). Env i is seeded
+with seed + i when made; ``reset(seed=s)`` reseeds it with s + i, ``reset()`` continues its stream.
 
-- ``python``: N wrapper stacks (``make_atari``) in a ``PythonVectorEnv``.
-- ``native``: each game is emulated by its own one-env ale-py ``AtariVectorEnv`` (C++, on its own
-  thread), asked for raw 210x160 RGB frames with none of its preprocessing: frameskip 1, no
-  max-pooling, no resizing, no no-ops, no life-loss ends, no clipping, no time limit. Its own
-  preprocessing cannot give the paper's observations: it max-pools raw frames *before* resizing,
-  resizes with OpenCV's INTER_AREA instead of PIL's bilinear, draws its no-op counts from its own
-  C++ RNG, and (measured on Seaquest) its reset with no-ops can return different first frames for
-  the same no-op count. So frame skip, max-pooling, resizing, no-op starts (counts from the same
-  ``np_random`` stream as the wrapper stack), life-loss ends, clipping and the time limit run here,
-  as per-env generators that issue the same sequence of ALE operations (frames, resets) as the
-  wrapper stack. One env per native instance is what lets envs take different numbers of raw
-  frames in one step (an episode ending early in a skip, no-ops, the NOOP step after a life loss);
-  a single N-env native instance steps all its games together.
-  The one known difference: a game over *during* the NOOP step that follows a life loss (the
-  wrapper ignores it and steps the over game once more; the native env resets at once).
+The families that step in Python run their ``make_env`` in a ``SyncVectorEnv`` (one after the other in
+this process) or an ``AsyncVectorEnv`` (one subprocess each), as ``env.vectorization`` says: both give
+the same observations, rewards and ends (tests/envs/test_vector.py).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from iris_wm.envs.atari import AtariConfig, action_names, make_atari, rom_id
-from iris_wm.envs.frames import resize_frame
-from iris_wm.errors import IrisError
+if TYPE_CHECKING:
+    import gymnasium
 
-# What backend="auto" picks. Both backends give identical outputs; on this project's shared 2-core
-# machine the native one measured no faster (PIL resizing in this thread dominates, and its game
-# threads compete for the same cores), see benchmarks/bench_envs.py. It may pay off with idle cores.
-AUTO_BACKEND = "python"
+VECTORIZATIONS = ("sync", "async")
 
 
-@dataclass
-class VectorStep:
-    observations: np.ndarray  # (N, size, size, 3) uint8; after an episode end, the next episode's first frame
-    rewards: np.ndarray  # (N,) float32, raw (clipped only with clip_reward)
-    terminated: np.ndarray  # (N,) bool: game over, or life loss with done_on_life_loss
-    truncated: np.ndarray  # (N,) bool: time limit
-    infos: list[dict] = field(default_factory=list)  # each env's info of this step, before an autoreset
+def make_python_vector_env(make_env: Callable[[int], gymnasium.Env], num_envs: int, seed: int,
+                           vectorization: str | None) -> gymnasium.vector.VectorEnv:
+    """``make_env(seed + i)`` for i < num_envs, in this process (sync, or None: a side's settings made
+    alone, not through its env config) or one subprocess each (async)."""
+    # Imported here: a family whose extra is missing says so in one line before this module needs gymnasium.
+    from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
-    @classmethod
-    def stack(cls, results: list[tuple[np.ndarray, float, bool, bool]], infos: list[dict] | None = None
-              ) -> VectorStep:
-        """One (observation, reward, terminated, truncated) per env -> batched arrays."""
-        obs, rewards, terminated, truncated = zip(*results, strict=True)
-        return cls(np.stack(obs), np.array(rewards, dtype=np.float32), np.array(terminated, dtype=bool),
-                   np.array(truncated, dtype=bool), infos or [{} for _ in results])
-
-
-class VectorEnv:
-    """N envs; env i is seeded with seed + i. A finished env resets within the same step."""
-
-    backend: str
-    num_envs: int
-    num_actions: int
-    action_names: list[str]
-
-    def __init__(self, action_names: list[str], num_envs: int):
-        self.num_envs, self.action_names = num_envs, list(action_names)
-        self.num_actions = len(self.action_names)
-
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        """(N, size, size, 3) uint8. ``seed`` reseeds env i with seed + i; None continues the
-        streams seeded at construction."""
-        raise NotImplementedError
-
-    def step(self, actions: np.ndarray) -> VectorStep:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
+    env_fns = [functools.partial(make_env, seed + i) for i in range(num_envs)]
+    if vectorization in ("sync", None):
+        return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert vectorization == "async", vectorization
+    # AsyncVectorEnv also calls env_fns[0] here, for the spaces: only other processes are workers.
+    parent = os.getpid()
+    return AsyncVectorEnv([functools.partial(_worker_env, fn, parent) for fn in env_fns],
+                          autoreset_mode=AutoresetMode.SAME_STEP)
 
 
-class PythonVectorEnv(VectorEnv):
-    """``make_env(seed)`` -> a gymnasium env seeded with ``seed``, N times."""
-
-    backend = "python"
-
-    def __init__(self, make_env: Callable[[int], Any], num_envs: int, seed: int, action_names: list[str]):
-        super().__init__(action_names, num_envs)
-        self.envs = [make_env(seed + i) for i in range(num_envs)]
-
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        return np.stack([env.reset(seed=s)[0] for env, s in zip(self.envs, seeds, strict=True)])
-
-    def step(self, actions: np.ndarray) -> VectorStep:
-        results, infos = [], []
-        for env, action in zip(self.envs, actions, strict=True):
-            obs, reward, terminated, truncated, info = env.step(int(action))
-            if terminated or truncated:
-                obs, _ = env.reset()
-            results.append((obs, reward, terminated, truncated))
-            infos.append(info)
-        return VectorStep.stack(results, infos)
-
-    def close(self) -> None:
-        for env in self.envs:
-            env.close()
+def _worker_env(make_env: Callable[[], gymnasium.Env], parent: int) -> gymnasium.Env:
+    if os.getpid() != parent:
+        _one_passive_thread()
+    return make_env()
 
 
-def ale_np_random(seed: int) -> np.random.Generator:
-    """The generator ale-py's AtariEnv uses as ``np_random`` after ``reset(seed=seed)``."""
-    from gymnasium.utils import seeding
-
-    np_seed, _ale_seed = np.random.SeedSequence(seed).generate_state(n_words=2)
-    return seeding.np_random(int(np_seed))[0]
-
-
-class Frame(NamedTuple):
-    """One raw frame of one native game. After a game over the native env has already reset:
-    ``raw`` is then the new episode's first frame (the terminal frame is never needed)."""
-
-    raw: np.ndarray  # (210, 160, 3) uint8
-    reward: float
-    game_over: bool
-    lives: int
+def _one_passive_thread() -> None:
+    """A worker steps one env in Python and never needs a thread pool. Forked from a process that
+    imported torch, it would start torch's (as many threads as cores, spinning between ops) at its
+    first torch op; on a small machine those threads would take the cores from the other workers and
+    from training. So: one thread, and any OpenMP runtime started from here on sleeps when idle."""
+    os.environ.update(OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+    torch = sys.modules.get("torch")  # never imported here for nothing: the env kinds do not need it
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
-@dataclass
-class Reset:
-    """A request from an env's program: reset its game now (reloading the ROM when seeded)."""
-
-    seed: int | None = None
-
-
-Program = Generator[Any, Frame, Any]  # yields raw actions or Reset, receives Frames
+def env_infos(infos: dict[str, Any], num_envs: int) -> list[dict[str, Any]]:
+    """Gymnasium's vector infos of a step -> each env's info of that step: for an env whose episode
+    ended, its ``final_info`` (the top level then holds the next episode's reset info)."""
+    ended = infos.get("_final_info", np.zeros(num_envs, dtype=bool))
+    return [env_info(infos["final_info"] if ended[i] else infos, i) for i in range(num_envs)]
 
 
-class NativeVectorEnv(VectorEnv):
-    backend = "native"
-
-    def __init__(self, config: AtariConfig, num_envs: int, seed: int):
-        super().__init__(action_names(config.id), num_envs)
-        self.config = config
-        from ale_py.vector_env import AtariVectorEnv
-
-        self._games = [
-            AtariVectorEnv(
-                rom_id(config.id),
-                1,
-                num_threads=1,
-                img_height=210,
-                img_width=160,
-                grayscale=False,
-                stack_num=1,
-                frameskip=1,
-                maxpool=False,
-                noop_max=0,
-                use_fire_reset=False,
-                episodic_life=False,
-                reward_clipping=False,
-                repeat_action_probability=0.0,
-                full_action_space=False,
-                max_num_frames_per_episode=1 << 30,  # the time limit is ours
-                autoreset_mode="SameStep",
-            )
-            for _ in range(num_envs)
-        ]
-        self._rngs = [ale_np_random(seed + i) for i in range(num_envs)]
-        self._elapsed = [0] * num_envs  # raw frames since the game's reset, as TimeLimit counts
-        self._lives = [0] * num_envs
-        self._game_over = [True] * num_envs  # a real reset is due (not a life-loss one)
-        # The two resized frames kept by max-and-skip, never cleared (as the wrapper's).
-        self._frames = np.zeros((num_envs, 2, config.size, config.size, 3), dtype=np.uint8)
-
-    # -- driving the per-env programs --------------------------------------------------------
-
-    def _run(self, programs: list[Program]) -> list[Any]:
-        """Run one program per env; their return values. Each env's next frame is requested as
-        soon as its program has consumed the last one, so the games emulate while we resize."""
-        results: list[Any] = [None] * self.num_envs
-        running = [i for i in range(self.num_envs) if self._advance(i, programs[i], None, results)]
-        while running:
-            running = [i for i in running if self._advance(i, programs[i], self._receive(i), results)]
-        return results
-
-    def _advance(self, i: int, program: Program, frame: Frame | None, results: list[Any]) -> bool:
-        try:
-            request = program.send(frame)
-            while isinstance(request, Reset):  # rare (time limit, reseeding): done synchronously
-                obs, info = self._games[i].reset(seed=request.seed)
-                request = program.send(Frame(obs[0, 0], 0.0, False, int(info["lives"][0])))
-        except StopIteration as stop:
-            results[i] = stop.value
-            return False
-        self._games[i].send(np.array([request], dtype=np.int64))
-        return True
-
-    def _receive(self, i: int) -> Frame:
-        obs, reward, terminated, _, info = self._games[i].recv()  # obs (1, 1, 210, 160, 3)
-        return Frame(obs[0, 0], float(reward[0]), bool(terminated[0]), int(info["lives"][0]))
-
-    # -- the wrapper stack, one raw frame at a time ------------------------------------------
-
-    def _max_and_skip(self, i: int, action: int) -> Program:
-        """MaxAndSkip over the time limit and reward clipping; returns (obs, reward, truncated, last Frame)."""
-        skip, size = self.config.frame_skip, self.config.size
-        total = 0.0
-        for k in range(skip):
-            frame = yield action
-            self._elapsed[i] += 1
-            total += float(np.sign(frame.reward)) if self.config.clip_reward else frame.reward
-            truncated = self._elapsed[i] >= self.config.max_episode_steps
-            # At a game over the wrapper keeps the terminal frame, which is never observed (the
-            # reset frame replaces it; the next step overwrites both slots or ends early too).
-            if k >= skip - 2 and not frame.game_over:
-                self._frames[i, k - (skip - 2)] = resize_frame(frame.raw, size)
-            if frame.game_over or truncated:
-                break
-        return self._frames[i].max(axis=0), total, truncated, frame
-
-    def _noop_start(self, i: int, frame: Frame | None, seed: int | None) -> Program:
-        """NoopStart; ``frame``: the first frame of a game the native env has just reset, or None
-        to reset it here. Returns (first obs, lives)."""
-        if frame is None:
-            frame = yield Reset(seed)
-        self._elapsed[i] = 0
-        for _ in range(int(self._rngs[i].integers(1, self.config.noop_max + 1))):
-            frame = yield 0
-            self._elapsed[i] += 1
-            if frame.game_over:  # already reset by the native env
-                self._elapsed[i] = 0
-            elif self._elapsed[i] >= self.config.max_episode_steps:
-                frame = yield Reset()
-                self._elapsed[i] = 0
-        return resize_frame(frame.raw, self.config.size), frame.lives
-
-    def _reset(self, i: int, frame: Frame | None, seed: int | None) -> Program:
-        """The stack's reset: a life-loss one (one NOOP agent step) or a real one; the first obs."""
-        if self.config.done_on_life_loss and not self._game_over[i] and seed is None:
-            obs, _, _, last = yield from self._max_and_skip(i, 0)  # its ends are ignored
-            lives = last.lives
-        else:
-            obs, lives = yield from self._noop_start(i, frame, seed)
-        self._lives[i] = lives
-        return obs
-
-    def _step(self, i: int, action: int) -> Program:
-        """One agent step, then the same-step autoreset; returns (obs, reward, terminated, truncated)."""
-        obs, reward, truncated, last = yield from self._max_and_skip(i, action)
-        terminated = last.game_over
-        if self.config.done_on_life_loss:  # EpisodicLife
-            self._game_over[i] = last.game_over or truncated
-            terminated = last.game_over or 0 < last.lives < self._lives[i]
-            self._lives[i] = last.lives
-        if terminated or truncated:
-            obs = yield from self._reset(i, last if last.game_over else None, None)
-        return obs, reward, terminated, truncated
-
-    # -- the VectorEnv interface -------------------------------------------------------------
-
-    def reset(self, seed: int | None = None) -> np.ndarray:
-        if seed is not None:
-            self._rngs = [ale_np_random(seed + i) for i in range(self.num_envs)]
-        seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        return np.stack(self._run([self._reset(i, None, s) for i, s in enumerate(seeds)]))
-
-    def step(self, actions: np.ndarray) -> VectorStep:
-        results = self._run([self._step(i, int(a)) for i, a in enumerate(actions)])
-        return VectorStep.stack(results)
-
-    def close(self) -> None:
-        for game in self._games:
-            game.close()
-
-
-def make_vector_env(config: AtariConfig, num_envs: int, seed: int, backend: str = "auto") -> VectorEnv:
-    """``backend``: 'python', 'native', or 'auto' (see AUTO_BACKEND)."""
-    if backend == "auto":
-        backend = AUTO_BACKEND
-    if backend == "python":
-        return PythonVectorEnv(functools.partial(make_atari, config), num_envs, seed, action_names(config.id))
-    if backend == "native":
-        return NativeVectorEnv(config, num_envs, seed)
-    raise IrisError(f"unknown env backend {backend!r}; use 'auto', 'python' or 'native'")
+def env_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Env i's entries of vector infos (nested dicts too): each key whose ``_key`` mask is set for i."""
+    info = {}
+    for key, value in infos.items():
+        mask = infos.get(f"_{key}")
+        if mask is None or not mask[i] or key in ("final_obs", "final_info"):
+            continue
+        info[key] = env_info(value, i) if isinstance(value, dict) else value[i]
+    return info

@@ -42,17 +42,19 @@ def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalPro
     """Play ``protocol.episodes`` test episodes -> ``{game: [score], "details": {...}}``, where the
     score is the env kind's ``score_metric`` (else the mean return)."""
     env = env_kind.make_vector_env(env_config, min(protocol.num_envs, protocol.episodes), protocol.seed)
-    if env.num_actions != agent.num_actions:
+    num_actions = int(env.single_action_space.n)
+    if num_actions != agent.num_actions:
         env.close()
-        raise IrisError(f"{env_config.id} has {env.num_actions} actions but the agent was trained with "
+        raise IrisError(f"{env_config.id} has {num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
+    action_names = env_kind.action_names(env_config)
     temperature = policy_temperature(agent, protocol.temperature)
     videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
     dataset = EpisodeDataset(None, "eval")
 
     def save_video(episode_id, episode) -> None:
         videos.save(episode_id, 0, episode, title=f"{env_config.id} test episode {episode_id}",
-                    action_names=env.action_names)
+                    action_names=action_names)
 
     collector = Collector(env, dataset, np.random.default_rng(protocol.seed), protocol.seed,
                           on_episode_end=save_video, step_extras=env_kind.step_extras)

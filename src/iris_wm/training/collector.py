@@ -9,6 +9,7 @@ by the next, with their last frames replayed through the LSTM (burn-in).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,9 +18,12 @@ from tqdm import tqdm
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
-from iris_wm.envs.vector import VectorEnv
+from iris_wm.envs.vector import env_infos
 from iris_wm.training.config import CollectionConfig
 from iris_wm.training.interrupt import check_stop
+
+if TYPE_CHECKING:
+    import gymnasium
 
 
 @dataclass
@@ -43,7 +47,7 @@ class Collector:
     extras -> metrics) come from the env kind; with ``whole_run`` the metrics cover every episode
     finished since the run began (a benchmark's budget), else those of each call."""
 
-    def __init__(self, env: VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
+    def __init__(self, env: gymnasium.vector.VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
                  truncation_is_end: bool = True, on_episode_end=None, step_extras=None, episode_metrics=None,
                  whole_run: bool = False) -> None:
         self.env, self.dataset, self.rng, self.seed = env, dataset, rng, seed
@@ -59,7 +63,7 @@ class Collector:
     def start_fresh(self) -> None:
         """Reset every env (seeded the first time; later resets continue the envs' random streams, so
         that successive evaluations see different no-op starts). Unfinished episodes stay as they are."""
-        self.observations = self.env.reset(seed=None if self.seeded else self.seed)
+        self.observations, _ = self.env.reset(seed=None if self.seeded else self.seed)
         self.seeded = True
         self.episode_ids = [None] * self.env.num_envs
 
@@ -89,22 +93,24 @@ class Collector:
                 frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
                 actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
             if self.rng.random() < epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
-                actions = self.rng.integers(self.env.num_actions, size=n)
-            step = self.env.step(actions)
+                actions = self.rng.integers(self.env.single_action_space.n, size=n)
+            observations, rewards, terminated, truncated, infos = self.env.step(actions)
+            # From each env's info of this step: the ended episode's last step where one ended.
+            extras = [self.step_extras(info) for info in env_infos(infos, n)] if self.step_extras else [{}] * n
             for i in range(n):
                 buffers[i].observations.append(self.observations[i].transpose(2, 0, 1))
                 buffers[i].actions.append(int(actions[i]))
-                buffers[i].rewards.append(float(step.rewards[i]))
-                ended = step.terminated[i] or (step.truncated[i] and self.truncation_is_end)
+                buffers[i].rewards.append(float(rewards[i]))
+                ended = terminated[i] or (truncated[i] and self.truncation_is_end)
                 buffers[i].ends.append(int(ended))
-                for name, value in (self.step_extras(step.infos[i]) if self.step_extras else {}).items():
+                for name, value in extras[i].items():
                     buffers[i].extras.setdefault(name, []).append(value)
             steps += n
-            for i in np.flatnonzero(step.terminated | step.truncated):
+            for i in np.flatnonzero(terminated | truncated):
                 if quota is not None and quota[i] <= 0:
                     buffers[i], self.episode_ids[i] = EpisodeBuffer(), None  # past its quota: dropped
                     continue
-                episode = self._store(i, buffers[i], truncated=bool(step.truncated[i] and not step.terminated[i]))
+                episode = self._store(i, buffers[i], truncated=bool(truncated[i] and not terminated[i]))
                 finished_returns.append(episode.metrics()["episode_return"])
                 finished_lengths.append(len(episode))
                 finished_extras.append(episode.final_extras())
@@ -115,7 +121,7 @@ class Collector:
                 agent.reset_policy_rows(torch.from_numpy(np.arange(n) == i).to(agent.device))
             if quota is None:
                 progress.update(n)
-            self.observations = step.observations
+            self.observations = observations
         progress.close()
         if quota is None:
             for i in range(n):

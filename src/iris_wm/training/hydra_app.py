@@ -142,6 +142,8 @@ def with_presets(overrides: list[str]) -> list[str]:
         added.append(f"preset={default}")
         chosen["preset"] = default
     defaults = {"agent": DEFAULT_AGENT_KIND, "env": DEFAULT_ENV_KIND}
+    for group, look_up in KIND_GROUPS.items():
+        look_up(chosen.get(group, defaults[group]))  # a kind that cannot load says why, before its presets do
     for group, kinds in preset_parts(chosen["preset"]).items():
         if group not in chosen and len(kinds) == 1:
             (chosen[group],) = kinds

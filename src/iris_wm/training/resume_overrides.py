@@ -12,9 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 from iris_wm.atomic import atomic_write_text
 from iris_wm.errors import IrisError
 
-# agent.speed.* says how the networks run, not what they are: a run may move to a GPU and use its options.
-TUNABLE = ("common.epochs", "common.device", "common.num_threads", "agent.speed.", "evaluation.", "logger.",
-           "collection.test.")
+# agent.speed.* says how the networks run, not what they are: a run may move to a GPU and use its options;
+# env.vectorization how the envs run (the same steps either way): a run may move to a machine with more cores.
+TUNABLE = ("common.epochs", "common.device", "common.num_threads", "agent.speed.", "env.vectorization", "evaluation.",
+           "logger.", "collection.test.")
 HISTORY_FILE = Path("config") / "resumes.yaml"
 _ABSENT = object()
 

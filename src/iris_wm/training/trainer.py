@@ -46,7 +46,8 @@ class Trainer:
         collection, seed = config.collection, config.common.seed
         self.train_env = env_kind.make_vector_env(config.env.train, collection.train.num_envs, seed)
         self.test_env = env_kind.make_vector_env(config.env.test, collection.test.num_envs, seed + 10_000)
-        self.agent = create_model(config.agent.kind, self.train_env.num_actions, self.device, config.agent)
+        self.agent = create_model(config.agent.kind, int(self.train_env.single_action_space.n), self.device,
+                                  config.agent)
         self.phases: list[Phase] = self.agent.phases(config.training)
         if not resume:
             for name in warm_start(self.agent, self.phases, config.initialization):
@@ -66,7 +67,7 @@ class Trainer:
         media = self.run_dir / "media" / "episodes"
         self.train_media = EpisodeMediaDir(media / "train", keep=config.collection.train.num_episodes_to_save)
         self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
-        names = self.train_env.action_names
+        names = env_kind.action_names(config.env.train)
         env_stats = {"step_extras": env_kind.step_extras, "episode_metrics": env_kind.episode_metrics}
         self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, config.common.seed,
                                          config.training.truncation_is_end,
