@@ -44,12 +44,17 @@ def test_every_phase_runs_and_the_config_names_the_env(run):
     assert list((run_dir / "media" / "reconstructions").glob("*.png"))
 
 
-def test_eval_writes_the_score_file_of_the_env(run):
+def test_eval_writes_the_score_file_of_the_env_and_report_reads_the_run(run, capsys):
     _, task, run_dir = run
     out = run_dir / "eval" / "scores.json"
     assert main(["eval", str(run_dir), "--episodes", "2", "--num-envs", "2", "--out", str(out)]) == 0
     scores = json.loads(out.read_text())
     assert len(scores[TASKS[task][1]]) == 1 and len(scores["details"]["episode_returns"]) == 2
+    capsys.readouterr()
+    assert main(["report", f"mine={run_dir}", "--out", str(run_dir / "report"), "--reps", "100"]) == 0
+    (row,) = json.loads((run_dir / "report" / "report.json").read_text())
+    assert (row["env"], row["method"], row["runs"]) == (TASKS[task][1], "mine", 1)
+    assert row["mean"] == pytest.approx(scores["details"]["mean"])
 
 
 @pytest.mark.parametrize("mode", ["-r", "-a", "-e"])

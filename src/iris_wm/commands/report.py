@@ -2,7 +2,9 @@
 
 Atari 100k inputs are score files (``{game: [score per run]}`` or CURL-style records) and run
 folders (every ``eval/*.json`` below them). Crafter inputs are ``stats.jsonl`` files or folders
-holding them, Crafter run folders, and score files of Crafter runs. See docs/report.md.
+holding them, Crafter run folders, and score files of Crafter runs. Scores of any other env (or any
+inputs with ``--reference``) give the mean per env and method with its bootstrap interval,
+normalised by the reference scores when given. See docs/report.md.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--human", type=Path, help="human reference scores {game: [score]} (default: bundled)")
     parser.add_argument("--random", type=Path, help="random reference scores {game: [score]} (default: bundled)")
     parser.add_argument("--no-figures", action="store_true", help="with --out, skip the PNG figures")
+    parser.add_argument("--reference", action="append", default=[], metavar="random=FILE|expert=FILE",
+                        help="any env: reference scores {env: [score]}; with both, scores are normalised as "
+                             "(score - random) / (expert - random)")
 
 
 def _split_name(argument: str) -> tuple[str | None, Path]:
@@ -136,6 +141,33 @@ def _run_crafter(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]
     return written
 
 
+def _run_returns(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]) -> list[Path]:
+    from iris_wm.evaluation import returns
+
+    references = returns.parse_references(args.reference)
+    rows = returns.build_rows(_pool(returns.read_methods(inputs)), references, args.reps, args.seed)
+    print(returns.to_terminal(rows))
+    if args.out is None:
+        return []
+    written = [_write(args.out, "report.md", returns.to_markdown(rows)),
+               _write(args.out, "report.json", json.dumps(returns.to_json(rows), indent=1) + "\n")]
+    if not args.no_figures:
+        from iris_wm.evaluation import figures
+
+        written.append(figures.returns_figure(rows, args.out / "figures" / "scores.png"))
+    return written
+
+
+def _atari_scores(args: argparse.Namespace, path: Path) -> bool:
+    """Whether a score file or run folder names Atari games: games with reference scores (bundled:
+    Atari 100k), or names close to one (a misspelt game is reported as such, not as another env)."""
+    from iris_wm.evaluation.scores import load_references, read_scores
+    from iris_wm.games import match_game
+
+    games = load_references(args.random, args.human).games
+    return any(match_game(game, games) != (None, []) for game in read_scores(path, None).games)
+
+
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
     from iris_wm.errors import IrisError
@@ -150,7 +182,12 @@ def run(args: argparse.Namespace) -> int:
     is_crafter = [is_crafter_input(path) for _, path in inputs]
     if any(is_crafter) and not all(is_crafter):
         raise IrisError("inputs mix Crafter stats and Atari scores; report each benchmark separately")
-    written = _run_crafter(args, inputs) if inputs and all(is_crafter) else _run_atari(args, inputs)
+    if inputs and all(is_crafter):
+        written = _run_crafter(args, inputs)
+    elif inputs and (args.reference or not any(_atari_scores(args, path) for _, path in inputs)):
+        written = _run_returns(args, inputs)
+    else:
+        written = _run_atari(args, inputs)
     for path in written:
         print(f"wrote {path}")
     return 0

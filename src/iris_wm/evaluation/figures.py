@@ -15,6 +15,7 @@ from iris_wm.errors import IrisError
 from iris_wm.evaluation import metrics
 from iris_wm.evaluation.crafter import ACHIEVEMENTS, CrafterResult, score_text
 from iris_wm.evaluation.report import Report
+from iris_wm.evaluation.returns import Row
 
 # seaborn's 'colorblind' palette; the subject (first method) gets blue, as IRIS does in the paper.
 COLORS = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9")
@@ -205,5 +206,29 @@ def crafter_figure(results: list[CrafterResult], path: Path) -> Path:
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     axis.spines[["top", "right"]].set_visible(False)
     axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def returns_figure(rows: list[Row], path: Path) -> Path:
+    """One panel per env: each method's mean score with its 95 % interval (normalised where given)."""
+    envs = list(dict.fromkeys(row.env for row in rows))
+    methods = list(dict.fromkeys(row.method for row in rows))
+    normalised = all(row.normalised is not None for row in rows)
+    figure = _new_figure(3.2 * len(envs), 0.45 * len(methods) + 1.4)
+    for index, env in enumerate(envs):
+        axis = figure.add_subplot(1, len(envs), index + 1)
+        env_rows = [row for row in rows if row.env == env]
+        for row in env_rows:
+            value, interval = (row.normalised, row.normalised_interval) if normalised else (row.mean, row.interval)
+            y = methods.index(row.method)
+            axis.barh(y, value, color=_color(y), height=0.6)
+            if interval is not None:
+                axis.plot(interval, [y, y], color="black", linewidth=1.2)
+        axis.set_yticks(range(len(methods)), methods if index == 0 else [""] * len(methods))
+        axis.invert_yaxis()
+        axis.set_title(env, fontsize=9)
+        axis.set_xlabel("normalised score" if normalised else "mean return")
+        _style(axis)
     figure.tight_layout()
     return _save(figure, path)

@@ -139,6 +139,11 @@ def profile_intervals(
     return _interval(scores, lambda s: performance_profile(s, taus), reps, seed)
 
 
+def mean_interval(runs: np.ndarray, reps: int = 50_000, seed: int = 0) -> np.ndarray:
+    """95 % bootstrap percentile interval of the mean of one env's runs (runs,): shape (2,)."""
+    return _interval(runs[:, None], lambda s: np.array([s.mean()]), reps, seed)[:, 0]
+
+
 def improvement_interval(scores_x: np.ndarray, scores_y: np.ndarray, reps: int = 1_000, seed: int = 0) -> np.ndarray:
     """95 % interval of P(X > Y), resampling the runs of X and Y independently: shape (2,)."""
     interval = _interval([scores_x, scores_y], lambda x, y: np.array([probability_of_improvement(x, y)]), reps, seed)

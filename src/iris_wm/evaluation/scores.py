@@ -71,10 +71,13 @@ class References:
         return list(self.human)
 
 
-def canonical_game(name: object, known: list[str], where: str) -> str:
-    """The spelling of ``name`` used in ``known`` (e.g. 'ms_pacman' -> 'MsPacman')."""
+def canonical_game(name: object, known: list[str] | None, where: str) -> str:
+    """The spelling of ``name`` used in ``known`` (e.g. 'ms_pacman' -> 'MsPacman'); ``known`` None
+    takes any name as it is spelled (the ids of any environment)."""
     if not isinstance(name, str):
         raise IrisError(f"{where}: game name {name!r} is not a string; use names like 'Breakout'")
+    if known is None:
+        return name
     game, close = match_game(name, known, num_close=1)
     if game is not None:
         return game
@@ -102,7 +105,7 @@ def _number(value: object, where: str) -> float:
     return float(value)
 
 
-def _parse_runs(data: dict, where: str, known: list[str]) -> dict[str, list[float]]:
+def _parse_runs(data: dict, where: str, known: list[str] | None) -> dict[str, list[float]]:
     games: dict[str, list[float]] = {}
     for key, value in data.items():
         if not isinstance(value, list):
@@ -118,7 +121,7 @@ def _parse_runs(data: dict, where: str, known: list[str]) -> dict[str, list[floa
     return games
 
 
-def _parse_records(data: list, where: str, known: list[str]) -> tuple[dict[str, list[float]], str]:
+def _parse_records(data: list, where: str, known: list[str] | None) -> tuple[dict[str, list[float]], str]:
     games: dict[str, list[tuple[float, float]]] = {}
     kinds = set()
     for index, record in enumerate(data):
@@ -139,8 +142,8 @@ def _parse_records(data: list, where: str, known: list[str]) -> tuple[dict[str, 
     return {game: [value for _, value in sorted(runs)] for game, runs in games.items()}, kinds.pop()
 
 
-def read_score_file(path: str | Path, known: list[str], name: str | None = None) -> MethodScores:
-    """One score file in runs or records format; ``known`` are the valid game names."""
+def read_score_file(path: str | Path, known: list[str] | None, name: str | None = None) -> MethodScores:
+    """One score file in runs or records format; ``known`` are the valid game names (None: any)."""
     path = Path(path)
     data = _load_json(path)
     name = name or path.stem
@@ -152,7 +155,7 @@ def read_score_file(path: str | Path, known: list[str], name: str | None = None)
     raise IrisError(f"{path}: top level is {type(data).__name__}; expected an object {{game: [scores]}} or a list")
 
 
-def read_run_folder(path: str | Path, known: list[str], name: str | None = None) -> MethodScores:
+def read_run_folder(path: str | Path, known: list[str] | None, name: str | None = None) -> MethodScores:
     """Pool the runs of every ``eval/*.json`` under a run folder (or a folder of run folders)."""
     path = Path(path)
     files = sorted(path.rglob("eval/*.json"))
@@ -165,7 +168,7 @@ def read_run_folder(path: str | Path, known: list[str], name: str | None = None)
     return MethodScores(name or path.resolve().name, pooled, RAW, str(path))
 
 
-def read_scores(path: str | Path, known: list[str], name: str | None = None) -> MethodScores:
+def read_scores(path: str | Path, known: list[str] | None, name: str | None = None) -> MethodScores:
     """A score file or a run folder."""
     path = Path(path)
     if path.is_dir():

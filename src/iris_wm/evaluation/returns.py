@@ -1,0 +1,112 @@
+"""The report of any environment's scores: per env and method, the mean over runs with its 95 %
+bootstrap interval, and, given reference scores, the normalised score
+(score - random) / (expert - random), as the Atari report normalises by human scores.
+
+Inputs are score files in the published runs format (``{env_id: [score of each run]}``, what
+``iris eval`` writes) and run folders (every ``eval/*.json`` below them). Reference files are in
+the same format; an env's reference is the mean of its list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from iris_wm.errors import IrisError
+from iris_wm.evaluation import metrics
+from iris_wm.evaluation.scores import MethodScores, read_score_file, read_scores
+
+REFERENCE_NAMES = ("random", "expert")
+
+
+@dataclass
+class Row:
+    env: str
+    method: str
+    runs: int
+    mean: float
+    interval: tuple[float, float] | None  # 95 % bootstrap interval of the mean; None with one run or no reps
+    normalised: float | None = None  # (mean - random) / (expert - random), with references
+    normalised_interval: tuple[float, float] | None = None
+
+
+def read_methods(inputs: list[tuple[str | None, Path]]) -> list[MethodScores]:
+    """Each input's scores, with the env ids as they are spelled."""
+    return [read_scores(path, None, name) for name, path in inputs]
+
+
+def parse_references(options: list[str]) -> dict[str, dict[str, float]]:
+    """``["random=FILE", "expert=FILE"]`` -> {"random": {env: score}, "expert": {env: score}}."""
+    references = {}
+    for option in options:
+        name, _, path = option.partition("=")
+        if name not in REFERENCE_NAMES or not path:
+            raise IrisError(f"--reference {option!r}: give random=FILE and expert=FILE (score files {{env: [score]}})")
+        references[name] = {env: float(np.mean(runs)) for env, runs in read_score_file(path, None).games.items()}
+    if references and set(references) != set(REFERENCE_NAMES):
+        raise IrisError("normalising needs both --reference random=FILE and --reference expert=FILE")
+    return references
+
+
+def normalise(value: float, env: str, references: dict[str, dict[str, float]]) -> float:
+    random, expert = references["random"].get(env), references["expert"].get(env)
+    if random is None or expert is None:
+        raise IrisError(f"the reference files have no random or expert score of {env}; add it to both")
+    if expert == random:
+        raise IrisError(f"{env}: the random and expert reference scores are equal; fix the reference files")
+    return (value - random) / (expert - random)
+
+
+def build_rows(methods: list[MethodScores], references: dict[str, dict[str, float]], reps: int,
+               seed: int) -> list[Row]:
+    rows = []
+    envs = sorted({env for method in methods for env in method.games})
+    for env in envs:
+        for method in methods:
+            if env not in method.games:
+                continue
+            runs = np.asarray(method.games[env], dtype=np.float64)
+            interval = tuple(metrics.mean_interval(runs, reps, seed)) if reps and len(runs) > 1 else None
+            row = Row(env, method.name, len(runs), float(runs.mean()), interval)
+            if references:
+                row.normalised = normalise(row.mean, env, references)
+                if interval is not None:
+                    row.normalised_interval = tuple(normalise(v, env, references) for v in interval)
+            rows.append(row)
+    return rows
+
+
+def _value(mean: float | None, interval: tuple[float, float] | None) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:.2f}" + (f" [{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "")
+
+
+def table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+    header = ["Env", "Method", "runs", "Mean [95% CI]"]
+    normalised = any(row.normalised is not None for row in rows)
+    if normalised:
+        header.append("Normalised [95% CI]")
+    body = [[row.env, row.method, str(row.runs), _value(row.mean, row.interval)]
+            + ([_value(row.normalised, row.normalised_interval)] if normalised else []) for row in rows]
+    return header, body
+
+
+def to_terminal(rows: list[Row]) -> str:
+    header, body = table(rows)
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+                     for line in [header, *body])
+
+
+def to_markdown(rows: list[Row]) -> str:
+    header, body = table(rows)
+    lines = ["# Scores", "", "Mean over runs, with the 95 % percentile bootstrap interval of the mean.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in body]) + "\n"
+
+
+def to_json(rows: list[Row]) -> list[dict]:
+    return [row.__dict__ for row in rows]
