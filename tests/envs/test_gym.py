@@ -154,3 +154,24 @@ def test_an_id_of_a_package_not_imported_names_the_module(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "ids like it are registered by importing minigrid: set env.import_module=minigrid" in result.stderr
     assert not run.exists()
+
+
+def test_the_readme_s_own_env_trains_from_the_folder_of_its_module(tmp_path, monkeypatch):
+    """examples/catch.py as a user's module in the folder they run from, which the ``iris`` command
+    does not put on Python's path by itself."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "catch.py", tmp_path / "my_catch.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    run = tmp_path / "run"
+    try:
+        assert main(["train", "env=gym", "env.id=Catch-v0", "env.import_module=my_catch", "preset=cpu-smoke",
+                     "common.epochs=1", "collection.train.num_steps=8", "logger.tensorboard=false",
+                     f"hydra.run.dir={run}"]) == 0
+    finally:  # the id and module are this test's
+        gymnasium.registry.pop("Catch-v0", None)
+        sys.modules.pop("my_catch", None)
+    assert (run / "checkpoints" / "latest").is_file()

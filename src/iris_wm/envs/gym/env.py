@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +97,10 @@ class GymEnvConfig:
 
 
 def import_registering_module(name: str) -> None:
+    """Import ``name``, looking in the working folder too: the ``iris`` command's own folder is on
+    Python's path, not the one a user runs it from, where their env's module usually is."""
+    if os.getcwd() not in sys.path and importlib.util.find_spec(name.partition(".")[0]) is None:
+        sys.path.append(os.getcwd())
     try:
         importlib.import_module(name)
     except Exception as error:  # any failure of a user's module: its own words, one line

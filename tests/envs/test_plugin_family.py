@@ -1,0 +1,123 @@
+"""A new environment family is new files: one registered here (Catch, a ball to catch with a paddle,
+with its own config keys, preset part, keys and frame) trains, evaluates, reports, benchmarks and
+plays through the shared code, which names no family."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from iris_wm.cli import main
+from iris_wm.envs import ENV_KINDS, EnvKind, register_env_kind, tie_sides
+from iris_wm.envs.vector import make_python_vector_env
+from iris_wm.errors import IrisError
+from iris_wm.training.metrics_logger import read_metrics
+from tests.factories import tiny_benchmark_overrides, tiny_train_overrides
+
+pytest.importorskip("gymnasium")
+
+FAMILY = "catch-family"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@dataclass
+class CatchSide:
+    id: str | None = None
+    vectorization: str | None = None
+    rows: int | None = 8  # the grid's height: steps per episode + 1
+
+
+@dataclass
+class CatchEnvConfig:
+    kind: str = FAMILY
+    id: str = "Catch"
+    vectorization: str = "sync"
+    train: CatchSide = field(default_factory=CatchSide)
+    test: CatchSide = field(default_factory=lambda: CatchSide(rows=None))
+
+    def __post_init__(self) -> None:
+        tie_sides(self, ("rows",), ("id", "vectorization"))
+
+
+def make_catch(side: CatchSide, seed: int | None = None):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("catch_example", EXAMPLES / "catch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = module.Catch()
+    if seed is not None:
+        env.reset(seed=seed)
+    return env
+
+
+def resolve_catch(id: str) -> str:
+    if id.lower() != "catch":
+        raise IrisError(f"unknown Catch task {id!r}: the family has one, 'Catch'")
+    return "Catch"
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    presets = tmp_path_factory.mktemp("presets")
+    (presets / "cpu-smoke.yaml").write_text("env:\n  train:\n    rows: 8\n")  # the family's part of the preset
+    record = register_env_kind(EnvKind(
+        name=FAMILY, description="Catch: move the paddle under the falling ball", config_class=CatchEnvConfig,
+        make_vector_env=lambda side, n, seed: make_python_vector_env(functools.partial(make_catch, side), n, seed,
+                                                                     side.vectorization),
+        make_env=make_catch, resolve_id=resolve_catch, action_names=lambda side: ["LEFT", "STAY", "RIGHT"],
+        play_keys=lambda names: {"left": "LEFT", "right": "RIGHT", "space": "STAY"},
+        raw_frame=lambda env: env.frame(), presets=presets))
+    yield record
+    ENV_KINDS._records.pop(FAMILY)
+
+
+def catch_overrides(run_dir, **extra) -> list[str]:
+    overrides = tiny_train_overrides(run_dir, **{"env": FAMILY, "env.id": "catch", **extra})
+    return [o for o in overrides if not o.startswith("env.test.max_episode_steps")]
+
+
+@pytest.fixture(scope="module")
+def run(family, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("catch_run")
+    assert main(["train", *catch_overrides(run_dir)]) == 0
+    return run_dir
+
+
+def test_it_trains_every_phase(run):
+    metrics = read_metrics(run)
+    assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
+    assert "imagination/return" in metrics[3] and "test_dataset/return" in metrics[3]
+    assert f"kind: {FAMILY}" in (run / "config" / "train.yaml").read_text()
+    episodes = sorted((run / "checkpoints" / "dataset" / "train").glob("*.npz"))
+    assert episodes and all(len(np.load(path)["actions"]) == 7 for path in episodes[:-1])  # 7 steps each
+
+
+def test_it_evaluates_and_reports(run, capsys):
+    out = run / "eval" / "scores.json"
+    assert main(["eval", str(run), "--episodes", "4", "--num-envs", "2", "--out", str(out)]) == 0
+    scores = json.loads(out.read_text())
+    assert scores["Catch"] == [scores["details"]["mean"]] and len(scores["details"]["episode_returns"]) == 4
+    assert main(["report", f"tiny={run}", "--out", str(run / "report"), "--reps", "100"]) == 0
+    (row,) = json.loads((run / "report" / "report.json").read_text())
+    assert (row["env"], row["method"]) == ("Catch", "tiny") and row["mean"] == pytest.approx(scores["Catch"][0])
+
+
+@pytest.mark.parametrize("mode", ["-r", "-a", "-e"])
+def test_it_plays_headless(run, mode, tmp_path):
+    out = tmp_path / "catch.mp4"
+    assert main(["play", str(run), mode, "--headless", "--steps", "4", "--out", str(out), "--device", "cpu"]) == 0
+    assert out.stat().st_size > 0
+
+
+def test_it_benchmarks(family, tmp_path):
+    sweep = tmp_path / "sweep"
+    overrides = [o for o in tiny_benchmark_overrides() if not o.startswith("env.test.max_episode_steps")]
+    assert main(["benchmark", "--env", FAMILY, "--games", "Catch", "--seeds", "1", "--out", str(sweep),
+                 "--eval-episodes", "2", "--eval-envs", "1", *overrides]) == 0
+    assert len(json.loads((sweep / "scores.json").read_text())["Catch"]) == 1
