@@ -44,13 +44,19 @@ class CatchEnvConfig:
         tie_sides(self, ("rows",), ("id", "vectorization"))
 
 
-def make_catch(side: CatchSide, seed: int | None = None):
+@functools.cache
+def catch_class() -> type:
+    """examples/catch.py's env class, loaded once (the module registers Catch-v0 with gymnasium)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("catch_example", EXAMPLES / "catch.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    env = module.Catch()
+    return module.Catch
+
+
+def make_catch(side: CatchSide, seed: int | None = None):
+    env = catch_class()()
     if seed is not None:
         env.reset(seed=seed)
     return env
