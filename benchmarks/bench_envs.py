@@ -86,8 +86,8 @@ def reset_seconds(make, resets: int) -> tuple[float, float, float]:
 
 
 def crafter_rows(args: argparse.Namespace) -> dict:
-    from iris_wm.envs.crafter import CrafterConfig, make_crafter
-    from iris_wm.envs.crafter_kind import make_crafter_vector_env
+    from iris_wm.envs.crafter.env import CrafterConfig, make_crafter
+    from iris_wm.envs.crafter.kind import make_crafter_vector_env
 
     config, n, steps = CrafterConfig(), args.num_envs, args.steps
     return {
@@ -102,7 +102,7 @@ def crafter_rows(args: argparse.Namespace) -> dict:
 def ale_preprocessed(config, num_envs: int, steps: int) -> tuple[float, float, float]:
     from ale_py.vector_env import AtariVectorEnv
 
-    from iris_wm.envs.atari import rom_id
+    from iris_wm.envs.atari.env import rom_id
 
     env = AtariVectorEnv(
         rom_id(config.id),
@@ -148,9 +148,9 @@ def main() -> None:
 
 
 def atari_rows(args: argparse.Namespace) -> dict:
-    from iris_wm.envs.atari import AtariConfig, make_atari
-    from iris_wm.envs.atari_kind import make_vector_env
-    from iris_wm.envs.atari_native import NativeVectorEnv
+    from iris_wm.envs.atari.env import AtariConfig, make_atari
+    from iris_wm.envs.atari.kind import make_vector_env
+    from iris_wm.envs.atari.native import NativeVectorEnv
 
     test = AtariConfig(id=args.game, max_episode_steps=108000, noop_max=1, done_on_life_loss=False)
     train = AtariConfig(id=args.game)

@@ -16,7 +16,7 @@ from benchmarks.reference_path import reference_phases
 from benchmarks.timing import Bench, tf32, with_tf32
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
-from iris_wm.envs.atari import AtariConfig, make_atari
+from iris_wm.envs.atari.env import AtariConfig, make_atari
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.optim import make_optimizer
 from iris_wm.training.trainer import Trainer

@@ -41,8 +41,8 @@ def collect(folder: Path, game: str, steps: int, agent) -> EpisodeDataset:
     """Real Atari episodes with uniformly random actions (epsilon 1), collected once and reused."""
     if folder.is_dir() and any(folder.iterdir()):
         return EpisodeDataset.load(folder, "fixed")
-    from iris_wm.envs.atari import AtariConfig
-    from iris_wm.envs.atari_kind import make_vector_env
+    from iris_wm.envs.atari.env import AtariConfig
+    from iris_wm.envs.atari.kind import make_vector_env
     from iris_wm.training.collector import Collector
     from iris_wm.training.config import CollectionConfig
 
@@ -167,7 +167,7 @@ def main() -> None:
     if not lms:
         parser.error("give --lm PATH (repeatable) or --tiny")
     from iris_wm.devices import resolve_device
-    from iris_wm.envs.atari import action_names
+    from iris_wm.envs.atari.env import action_names
 
     num_actions = len(action_names(args.game))
     models = agents(lms, args.finetune, num_actions)

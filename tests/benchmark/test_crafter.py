@@ -10,7 +10,7 @@ import torch
 
 import iris_wm
 from iris_wm.cli import main
-from iris_wm.crafter_score import ACHIEVEMENTS
+from iris_wm.envs.crafter.score import ACHIEVEMENTS
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("crafter")

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("ale_py")
 from PIL import Image  # noqa: E402
 
-from iris_wm.envs.atari import AtariConfig, action_names, make_atari, resolve_game_id  # noqa: E402
+from iris_wm.envs.atari.env import AtariConfig, action_names, make_atari, resolve_game_id  # noqa: E402
 from iris_wm.errors import IrisError  # noqa: E402
 
 TEST = dict(max_episode_steps=108000, noop_max=1, done_on_life_loss=False)  # the paper's test env

@@ -7,8 +7,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 pytest.importorskip("ale_py")
-from iris_wm.envs.atari import AtariConfig  # noqa: E402
-from iris_wm.envs.atari_kind import make_vector_env  # noqa: E402
+from iris_wm.envs.atari.env import AtariConfig  # noqa: E402
+from iris_wm.envs.atari.kind import make_vector_env  # noqa: E402
 from iris_wm.errors import IrisError  # noqa: E402
 
 TRAIN = dict(id="Breakout")
@@ -26,7 +26,7 @@ CASES = {
 
 def assert_same_final_obs(a: dict, b: dict, terminated: np.ndarray, t: int) -> int:
     """The ended steps' own observations agree, but where a game is over (ale-py's native env reports a
-    game's last frame otherwise: atari_native's docstring); those are counted."""
+    game's last frame otherwise: envs/atari/native.py's docstring); those are counted."""
     ended = a.get("_final_obs", np.zeros(2, bool))
     assert np.array_equal(ended, b.get("_final_obs", np.zeros(2, bool))), f"ends differ at step {t}"
     game_overs = 0

@@ -15,10 +15,10 @@ import crafter  # noqa: E402
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 import iris_wm  # noqa: E402
-from iris_wm.crafter_score import ACHIEVEMENTS  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
-from iris_wm.envs.crafter import ACTION_NAMES, CrafterConfig, achievement_counts, make_crafter  # noqa: E402
-from iris_wm.envs.crafter_kind import make_crafter_vector_env  # noqa: E402
+from iris_wm.envs.crafter.env import ACTION_NAMES, CrafterConfig, achievement_counts, make_crafter  # noqa: E402
+from iris_wm.envs.crafter.kind import make_crafter_vector_env  # noqa: E402
+from iris_wm.envs.crafter.score import ACHIEVEMENTS  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig  # noqa: E402
 from tests.factories import tiny_iris_config  # noqa: E402
@@ -44,7 +44,7 @@ def test_the_same_seed_gives_the_same_world_and_another_seed_another():
 EPISODE_DIGEST = """
 import hashlib
 import numpy as np
-from iris_wm.envs.crafter import CrafterConfig, make_crafter
+from iris_wm.envs.crafter.env import CrafterConfig, make_crafter
 
 env, digest = make_crafter(CrafterConfig(), seed=0), hashlib.sha256()
 digest.update(env.reset()[0].tobytes())

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from iris_wm.envs.crafter import report as crafter
+from iris_wm.envs.crafter.report import ACHIEVEMENTS
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import crafter
-from iris_wm.evaluation.crafter import ACHIEVEMENTS
 
 
 def test_score_formula():

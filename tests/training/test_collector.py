@@ -9,8 +9,8 @@ from iris_wm.training.config import CollectionConfig
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
-from iris_wm.envs.atari import AtariConfig  # noqa: E402
-from iris_wm.envs.atari_kind import make_vector_env  # noqa: E402
+from iris_wm.envs.atari.env import AtariConfig  # noqa: E402
+from iris_wm.envs.atari.kind import make_vector_env  # noqa: E402
 
 
 @pytest.fixture(scope="module")

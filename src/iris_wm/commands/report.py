@@ -118,8 +118,8 @@ def _run_atari(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]) 
 
 
 def _run_crafter(args: argparse.Namespace, inputs: list[tuple[str | None, Path]]) -> list[Path]:
+    from iris_wm.envs.crafter import report as crafter
     from iris_wm.errors import IrisError
-    from iris_wm.evaluation import crafter
 
     if args.baselines not in (None, "all", "none"):
         raise IrisError("Crafter's references are the human players' runs and the published scoreboard: "
@@ -170,8 +170,8 @@ def _atari_scores(args: argparse.Namespace, path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
+    from iris_wm.envs.crafter.report import is_crafter_input
     from iris_wm.errors import IrisError
-    from iris_wm.evaluation.crafter import is_crafter_input
 
     if args.out is not None:
         check_writable(args.out, "--out", folder=True)

@@ -46,7 +46,7 @@ class EnvKind:
 # a run folder (config/train.yaml's default too).
 DEFAULT_ENV_KIND = "atari"
 
-BUILT_IN = {"atari": "iris_wm.envs.atari_kind", "crafter": "iris_wm.envs.crafter_kind", "gym": "iris_wm.envs.gym"}
+BUILT_IN = {"atari": "iris_wm.envs.atari.kind", "crafter": "iris_wm.envs.crafter.kind", "gym": "iris_wm.envs.gym"}
 ENV_KINDS: Registry[EnvKind] = Registry("environment kind", BUILT_IN, "iris_wm.envs")
 
 

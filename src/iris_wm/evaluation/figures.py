@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from iris_wm.envs.crafter.report import ACHIEVEMENTS, CrafterResult, score_text
 from iris_wm.errors import IrisError
 from iris_wm.evaluation import metrics
-from iris_wm.evaluation.crafter import ACHIEVEMENTS, CrafterResult, score_text
 from iris_wm.evaluation.report import Report
 from iris_wm.evaluation.returns import Row
 

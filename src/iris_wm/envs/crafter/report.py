@@ -1,7 +1,7 @@
 """Crafter metrics: per-achievement success rates, the Crafter score and the mean return, per run
 and with their spread over runs.
 
-Definitions from the Crafter paper (Hafner, ICLR 2022), in ``iris_wm.crafter_score``: over a run's
+Definitions from the Crafter paper (Hafner, ICLR 2022), in ``iris_wm.envs.crafter.score``: over a run's
 episodes, the success rate of an achievement is the percentage of episodes in which it was unlocked
 at least once; the score is exp(mean ln(1 + rate)) - 1 over the 22 achievements, in percent. Over
 several runs (seeds) the score is reported as the mean and standard deviation (ddof 0) of the runs'
@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from iris_wm.crafter_score import ACHIEVEMENTS, TASK, crafter_score, success_rates
+from iris_wm.envs.crafter.score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.errors import IrisError
 
 PREFIX = "achievement_"
 
 
 BUDGET = 1_000_000  # environment steps: the benchmark's budget for its published runs
-REFERENCE_RUNS = Path(__file__).parent / "data" / "crafter" / "crafter_reward-human.json"
+REFERENCE_RUNS = Path(__file__).parent / "data" / "crafter_reward-human.json"
 # The benchmark's scoreboard at 1M steps (score mean ± std over seeds, in %), for reference rows.
 PUBLISHED = {"Human (published)": (50.5, 6.8), "Curious Replay": (19.4, 1.6), "PPO (ResNet)": (15.6, 1.6),
              "DreamerV3": (14.5, 1.6)}

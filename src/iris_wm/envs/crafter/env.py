@@ -5,12 +5,12 @@ ends episodes with one ``done``. Here it is a ``gymnasium.Env``: ``reset(seed=) 
 ``terminated`` on the player's death, ``truncated`` at the step limit (10,000 by default), 64x64
 RGB uint8 observations, the 17 actions by name. ``reset(seed=s)`` builds the world from ``s``
 (the same seed gives the same world and, with the same actions, the same episode in any process:
-``crafter_determinism``); later ``reset()`` calls go on to the next worlds of that seed, as Crafter
+``determinism``); later ``reset()`` calls go on to the next worlds of that seed, as Crafter
 numbers its episodes.
 
 The reward is Crafter's: +1 the first time an episode unlocks each achievement, and the change in
 health / 10. ``info["achievements"]`` counts each of the 22 achievements so far in the episode:
-stored with every step, it gives the Crafter score (``iris_wm.crafter_score``).
+stored with every step, it gives the Crafter score (``iris_wm.envs.crafter.score``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from iris_wm.config import at_least, one_of
-from iris_wm.crafter_score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.envs import tie_sides
+from iris_wm.envs.crafter.score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.envs.vector import VECTORIZATIONS
 from iris_wm.errors import IrisError
 
@@ -36,7 +36,7 @@ if not hasattr(crafter, "Env") or len(constants.actions) != 17 or set(constants.
     raise IrisError(f"the installed crafter {getattr(crafter, '__version__', '')} lacks Crafter 1.8's API "
                     f"(17 actions, 22 achievements); pip install 'crafter>=1.8,<2'")
 
-from iris_wm.envs.crafter_determinism import order_chunks  # noqa: E402  (needs Crafter 1.8's engine)
+from iris_wm.envs.crafter.determinism import order_chunks  # noqa: E402  (needs Crafter 1.8's engine)
 
 ACTION_NAMES = tuple(constants.actions)
 VIEW_SIZE = 576  # pixels of the frame the viewer shows large: 64 per cell of the 9x9 view

@@ -6,7 +6,7 @@ from pathlib import Path
 import gymnasium
 
 from iris_wm.envs import EnvKind, register_env_kind
-from iris_wm.envs.crafter import (
+from iris_wm.envs.crafter.env import (
     CRAFTER_KEYS,
     CrafterConfig,
     CrafterEnvConfig,
@@ -35,7 +35,7 @@ register_env_kind(EnvKind(
     action_names=lambda config: action_names(config.id),
     play_keys=lambda names: CRAFTER_KEYS,
     raw_frame=lambda env: env.render(),
-    presets=Path(__file__).parent / "presets" / "crafter",
+    presets=Path(__file__).parent / "presets",
     step_extras=achievement_counts,
     episode_metrics=score_metrics,
     curves=("test_dataset/crafter_score", "train_dataset/crafter_score"),

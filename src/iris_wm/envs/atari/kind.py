@@ -6,8 +6,8 @@ from pathlib import Path
 import gymnasium
 
 from iris_wm.envs import EnvKind, register_env_kind
-from iris_wm.envs.atari import ATARI_KEYS, AtariConfig, AtariEnvConfig, action_names, make_atari, resolve_game_id
-from iris_wm.envs.atari_native import NativeVectorEnv
+from iris_wm.envs.atari.env import ATARI_KEYS, AtariConfig, AtariEnvConfig, action_names, make_atari, resolve_game_id
+from iris_wm.envs.atari.native import NativeVectorEnv
 from iris_wm.envs.vector import make_python_vector_env
 from iris_wm.errors import IrisError
 
@@ -20,7 +20,7 @@ AUTO_BACKEND = "python"
 
 def make_vector_env(config: AtariConfig, num_envs: int, seed: int, backend: str = "auto") -> gymnasium.vector.VectorEnv:
     """``backend``: 'python' (the wrapper stacks, vectorised as ``config.vectorization`` says), 'native'
-    (iris_wm.envs.atari_native), or 'auto' (see AUTO_BACKEND)."""
+    (iris_wm.envs.atari.native), or 'auto' (see AUTO_BACKEND)."""
     if backend == "auto":
         backend = AUTO_BACKEND
     if backend == "python":
@@ -40,5 +40,5 @@ register_env_kind(EnvKind(
     action_names=lambda config: action_names(config.id),
     play_keys=lambda names: ATARI_KEYS,
     raw_frame=lambda env: env.unwrapped.original_obs,  # the 210x160 frame before resizing
-    presets=Path(__file__).parent / "presets" / "atari",
+    presets=Path(__file__).parent / "presets",
 ))
