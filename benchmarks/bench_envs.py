@@ -86,8 +86,10 @@ def reset_seconds(make, resets: int) -> tuple[float, float, float]:
 
 
 def crafter_rows(args: argparse.Namespace) -> dict:
+    from iris_wm.envs import get_env_kind
     from iris_wm.envs.crafter.env import CrafterConfig, make_crafter
-    from iris_wm.envs.crafter.kind import make_crafter_vector_env
+
+    make_crafter_vector_env = get_env_kind("crafter").make_vector_env
 
     config, n, steps = CrafterConfig(), args.num_envs, args.steps
     return {

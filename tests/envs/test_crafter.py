@@ -16,8 +16,8 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 
 import iris_wm  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
+from iris_wm.envs import get_env_kind  # noqa: E402
 from iris_wm.envs.crafter.env import ACTION_NAMES, CrafterConfig, achievement_counts, make_crafter  # noqa: E402
-from iris_wm.envs.crafter.kind import make_crafter_vector_env  # noqa: E402
 from iris_wm.envs.crafter.score import ACHIEVEMENTS  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig  # noqa: E402
@@ -98,8 +98,8 @@ def test_stored_achievements_are_the_envs_at_every_step(tmp_path):
     agent = iris_wm.create_model("iris", 17, "cpu", tiny_iris_config()).eval()
     config = CrafterConfig(max_episode_steps=60)
     dataset = EpisodeDataset(tmp_path / "train", "train_dataset")
-    collector = Collector(make_crafter_vector_env(config, 1, seed=11), dataset, np.random.default_rng(0), seed=11,
-                          step_extras=achievement_counts)
+    env = get_env_kind("crafter").make_vector_env(config, 1, 11)
+    collector = Collector(env, dataset, np.random.default_rng(0), seed=11, step_extras=achievement_counts)
     collector.collect(agent, CollectionConfig(num_steps=120, epsilon=1.0), epoch=1)  # random actions
     episode = EpisodeDataset.load(tmp_path / "train", "train").get_episode(0)
     assert episode.finished and episode.extras["achievements"].shape == (len(episode), len(ACHIEVEMENTS))

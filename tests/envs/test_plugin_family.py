@@ -14,7 +14,7 @@ import pytest
 
 from iris_wm.cli import main
 from iris_wm.envs import ENV_KINDS, EnvKind, register_env_kind, tie_sides
-from iris_wm.envs.vector import make_python_vector_env
+from iris_wm.envs.vector import python_vector_env
 from iris_wm.errors import IrisError
 from iris_wm.training.metrics_logger import read_metrics
 from tests.factories import tiny_benchmark_overrides, tiny_train_overrides
@@ -74,8 +74,7 @@ def family(tmp_path_factory):
     (presets / "cpu-smoke.yaml").write_text("env:\n  train:\n    rows: 8\n")  # the family's part of the preset
     record = register_env_kind(EnvKind(
         name=FAMILY, description="Catch: move the paddle under the falling ball", config_class=CatchEnvConfig,
-        make_vector_env=lambda side, n, seed: make_python_vector_env(functools.partial(make_catch, side), n, seed,
-                                                                     side.vectorization),
+        make_vector_env=python_vector_env(make_catch),
         make_env=make_catch, resolve_id=resolve_catch, action_names=lambda side: ["LEFT", "STAY", "RIGHT"],
         play_keys=lambda names: {"left": "LEFT", "right": "RIGHT", "space": "STAY"},
         raw_frame=lambda env: env.frame(), presets=presets))

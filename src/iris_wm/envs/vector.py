@@ -44,6 +44,15 @@ def make_python_vector_env(make_env: Callable[[int], gymnasium.Env], num_envs: i
                           autoreset_mode=AutoresetMode.SAME_STEP)
 
 
+def python_vector_env(make_env: Callable[[Any, int | None], gymnasium.Env]
+                      ) -> Callable[..., gymnasium.vector.VectorEnv]:
+    """The ``make_vector_env`` of a family that steps its envs in Python: ``(side, num_envs, seed)`` ->
+    ``make_env(side, seed + i)`` vectorised as the side's ``vectorization`` says."""
+    def make_vector_env(side: Any, num_envs: int, seed: int) -> gymnasium.vector.VectorEnv:
+        return make_python_vector_env(functools.partial(make_env, side), num_envs, seed, side.vectorization)
+    return make_vector_env
+
+
 def _worker_env(make_env: Callable[[], gymnasium.Env], parent: int) -> gymnasium.Env:
     if os.getpid() != parent:
         _one_passive_thread()

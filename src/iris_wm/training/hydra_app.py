@@ -212,6 +212,11 @@ def open_mappings(overrides: list[str]) -> list[str]:
     return [f"++{o}" if o.partition("=")[0] in keys else o for o in overrides]
 
 
+def completed(overrides: list[str]) -> list[str]:
+    """The overrides as Hydra composes them: with the presets' kinds, free-form mappings opened."""
+    return open_mappings(with_presets(overrides))
+
+
 def compose_config(overrides: list[str]) -> TrainConfig:
     """The config ``iris train OVERRIDES`` would run with, or an IrisError naming what is wrong."""
     from hydra import compose, initialize_config_module
@@ -221,7 +226,7 @@ def compose_config(overrides: list[str]) -> TrainConfig:
         key, _, value = override.partition("=")
         if key in KIND_GROUPS:
             KIND_GROUPS[key](value)
-    overrides = open_mappings(with_presets(overrides))
+    overrides = completed(overrides)
     register_schema()
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
@@ -261,7 +266,7 @@ def run_hydra(overrides: list[str], job: Callable[[DictConfig], None]) -> int:
 
     register_schema()
     main = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")(job)
-    sys.argv = ["iris train", *open_mappings(with_presets(overrides))]
+    sys.argv = ["iris train", *completed(overrides)]
     try:
         main()
     except SystemExit as exit:

@@ -84,6 +84,7 @@ class EpisodeStarts:
                                  f"{FRAME_SHAPE}: give episodes of the environment it learned")
         self.ids = np.array([episode_id for episode_id, _ in episodes], dtype=np.int64)
         self.episodes = [episode for _, episode in episodes]
+        self.lengths = np.array([len(episode) for episode in self.episodes], dtype=np.int64)  # (N,)
         self.game = game
 
     @property
@@ -91,8 +92,7 @@ class EpisodeStarts:
         return max(int(episode.actions.max()) for episode in self.episodes)
 
     def draw(self, rng: np.random.Generator, n: int, length: int) -> Drawn:
-        lengths = np.fromiter(map(len, self.episodes), dtype=np.int64, count=len(self.episodes))
-        indices, starts = choose_segments(lengths, n, length, rng, sample_from_start=False)
+        indices, starts = choose_segments(self.lengths, n, length, rng, sample_from_start=False)
         batch = collate([(self.episodes[i], start) for i, start in zip(indices.tolist(), starts.tolist(),
                                                                         strict=True)], length)
         # the actions between the frames: each step's action but the last one's

@@ -52,10 +52,9 @@ def to_observations(frames: Tensor, observation_format: str) -> Tensor:
 class Cohort:
     """Rows that started together, imagined in one environment of the world model."""
 
-    def __init__(self, imagination, rows: np.ndarray, seed: int, device: torch.device) -> None:
+    def __init__(self, imagination, rows: np.ndarray, device: torch.device) -> None:
         self.imagination = imagination  # the kind's ImaginationEnv, over every row the cohort started with
         self.rows = rows  # (n,) the vector env's rows it started with
-        self.seed = seed  # of its generator
         self.device = device
         self.row_index = torch.as_tensor(rows, device=device)  # (n,) the same, on the device
         self.alive = np.ones(len(rows), dtype=bool)  # rows still in this cohort's episode
@@ -122,7 +121,9 @@ class WorldModelVectorEnv(VectorEnv):
 
     @torch.no_grad()
     def _check_horizon(self, horizon: int | None) -> int | None:
-        """The horizon in force, after checking that it fits in the world model's context."""
+        """The horizon in force, after checking that it fits in the world model's context: without
+        flushing, at most the steps a context holds from a start (the same for every start of a kind),
+        so that truncating at the horizon is also truncating at a full context."""
         if self.flush_context:
             return horizon
         probe = self._new_imagination()
@@ -162,7 +163,7 @@ class WorldModelVectorEnv(VectorEnv):
                 cohort.leave(ended)
         self.cohorts = [cohort for cohort in self.cohorts if cohort.alive.any()]
 
-        frames = self.frames.clone()
+        frames = self.frames  # written in place: observations handed out are copies (to_observations)
         rewards = torch.zeros(self.num_envs, device=self.device)
         terminated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         truncated = torch.zeros_like(terminated)
@@ -172,19 +173,12 @@ class WorldModelVectorEnv(VectorEnv):
             frames[cohort.targets] = next_frames[cohort.positions]
             rewards[cohort.targets] = cohort_rewards[cohort.positions].float()
             terminated[cohort.targets] = ends[cohort.positions]
-            if self._is_over(cohort):
+            if self.horizon is not None and cohort.steps >= self.horizon:
                 truncated[cohort.targets] = True
-        self.frames = frames
         infos = self._start(np.flatnonzero(ended)) if ended.any() else {}
         self.done = terminated | truncated
         return (self._out(to_observations(self.frames, self.observation_format)), self._out(rewards),
                 self._out(terminated), self._out(truncated), infos)
-
-    def _is_over(self, cohort: Cohort) -> bool:
-        """Whether the cohort's episodes are truncated now: at the horizon, or with a full context."""
-        if self.horizon is not None and cohort.steps >= self.horizon:
-            return True
-        return not self.flush_context and cohort.imagination.steps_left == 0
 
     def _start(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Start new episodes in ``rows``: one new cohort from drawn starts; returns their infos."""
@@ -195,7 +189,7 @@ class WorldModelVectorEnv(VectorEnv):
         frames = drawn.frames.to(self.device).float().div(255)
         start_frames = imagination.reset_from_past(frames, drawn.actions.to(self.device))
         self.frames[torch.as_tensor(rows, device=self.device)] = start_frames.float()
-        self.cohorts.append(Cohort(imagination, rows, seed, self.device))
+        self.cohorts.append(Cohort(imagination, rows, self.device))
         return self._infos(rows, {**drawn.info, "seed": np.full(len(rows), seed, dtype=np.int64)})
 
     def _infos(self, rows: np.ndarray, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,6 +1,5 @@
 """Atari 100k as an environment kind: ``env=atari``, the default."""
 
-import functools
 from pathlib import Path
 
 import gymnasium
@@ -8,7 +7,7 @@ import gymnasium
 from iris_wm.envs import EnvKind, register_env_kind
 from iris_wm.envs.atari.env import ATARI_KEYS, AtariConfig, AtariEnvConfig, action_names, make_atari, resolve_game_id
 from iris_wm.envs.atari.native import NativeVectorEnv
-from iris_wm.envs.vector import make_python_vector_env
+from iris_wm.envs.vector import python_vector_env
 from iris_wm.errors import IrisError
 
 # What backend="auto" picks. Both backends give identical outputs; on this project's shared 2-core machine
@@ -24,7 +23,7 @@ def make_vector_env(config: AtariConfig, num_envs: int, seed: int, backend: str 
     if backend == "auto":
         backend = AUTO_BACKEND
     if backend == "python":
-        return make_python_vector_env(functools.partial(make_atari, config), num_envs, seed, config.vectorization)
+        return python_vector_env(make_atari)(config, num_envs, seed)
     if backend == "native":
         return NativeVectorEnv(config, num_envs, seed)
     raise IrisError(f"unknown env backend {backend!r}; use 'auto', 'python' or 'native'")

@@ -1,14 +1,10 @@
 """Crafter as an environment kind: ``env=crafter``."""
 
-import functools
 from pathlib import Path
-
-import gymnasium
 
 from iris_wm.envs import EnvKind, register_env_kind
 from iris_wm.envs.crafter.env import (
     CRAFTER_KEYS,
-    CrafterConfig,
     CrafterEnvConfig,
     achievement_counts,
     action_names,
@@ -18,18 +14,13 @@ from iris_wm.envs.crafter.env import (
     resolve_task_id,
     score_metrics,
 )
-from iris_wm.envs.vector import make_python_vector_env
-
-
-def make_crafter_vector_env(config: CrafterConfig, num_envs: int, seed: int) -> gymnasium.vector.VectorEnv:
-    return make_python_vector_env(functools.partial(make_crafter, config), num_envs, seed, config.vectorization)
-
+from iris_wm.envs.vector import python_vector_env
 
 register_env_kind(EnvKind(
     name="crafter",
     description="Crafter (Hafner, ICLR 2022): 22 achievements, the Crafter score",
     config_class=CrafterEnvConfig,
-    make_vector_env=make_crafter_vector_env,
+    make_vector_env=python_vector_env(make_crafter),
     make_env=make_crafter,
     resolve_id=resolve_task_id,
     action_names=lambda config: action_names(config.id),

@@ -201,14 +201,13 @@ def check_action_space(id: str, space: gymnasium.Space) -> None:
     raise IrisError(f"{id} has actions of {space}; the agent kinds take a Discrete action space")
 
 
-def image_space(id: str, config: GymConfig, env: gymnasium.Env) -> gymnasium.spaces.Box | None:
-    """The space of the frames ``pixels`` reads (None for ``render``), or one line naming what is not
-    an RGB image."""
+def check_pixels(id: str, config: GymConfig, env: gymnasium.Env) -> None:
+    """The frames ``pixels`` reads are RGB uint8 images, or one line naming what is not."""
     if config.pixels == "render":
         if "rgb_array" not in env.metadata.get("render_modes", []):
             raise IrisError(f"{id} cannot render rgb_array frames (its render modes: "
                             f"{env.metadata.get('render_modes', [])}); it has no pixels to learn from")
-        return None
+        return
     space = env.observation_space
     if isinstance(space, gymnasium.spaces.Dict):
         if config.obs_key is None or config.obs_key not in space.spaces:
@@ -221,7 +220,6 @@ def image_space(id: str, config: GymConfig, env: gymnasium.Env) -> gymnasium.spa
     if space.dtype != np.uint8:
         raise IrisError(f"{id}'s observation images are {space.dtype}, not uint8; add a wrapper that gives uint8 "
                         f"RGB images (env.wrappers), or set env.pixels=render")
-    return space
 
 
 class PixelFrames(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
@@ -232,7 +230,7 @@ class PixelFrames(gymnasium.Wrapper, gymnasium.utils.RecordConstructorArgs):
     def __init__(self, env: gymnasium.Env, config: GymConfig) -> None:
         gymnasium.utils.RecordConstructorArgs.__init__(self, config=config)  # so that env.spec can remake it
         super().__init__(env)
-        image_space(config.id, config, env)
+        check_pixels(config.id, config, env)
         self.config = config
         self.observation_space = gymnasium.spaces.Box(0, 255, (config.size, config.size, 3), np.uint8)
         self.raw_frame: np.ndarray | None = None
