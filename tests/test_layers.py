@@ -75,3 +75,42 @@ def test_shared_machinery_names_no_component_of_an_agent_kind():
                                                   else sorted((package / name).glob("*.py")))]
     found = [(path.name, word) for path in files for word in IRIS_NAMES if word in path.read_text()]
     assert found == []
+
+
+# Code that uses environment families through their record (iris_wm.envs.EnvKind): it must not name one.
+FAMILY_USERS = ("commands", "evaluation", "benchmark", "play", "training", "scores", "world_model_env", "data",
+                "checkpoint", "cli.py")
+
+
+def family_mentions(source: str, families: tuple[str, ...]) -> set[str]:
+    """Identifiers that are or contain a family's name (``gym`` whole, as ``gymnasium`` is no family), and
+    paths of a family's package, in strings too (lazy imports); comments, docstrings and help texts may name
+    families as examples."""
+    import io
+    import re
+    import tokenize
+
+    def names_one(word: str) -> bool:
+        return any(family == word.lower() if family == "gym" else family in word.lower() for family in families)
+
+    found = {token.string for token in tokenize.generate_tokens(io.StringIO(source).readline)
+             if token.type == tokenize.NAME and names_one(token.string)}
+    return found | set(re.findall(rf"iris_wm\.envs\.(?:{'|'.join(families)})\b", source))
+
+
+def test_the_family_finder_finds_names():
+    source = ('import gymnasium\nfrom iris_wm.envs.gym import env\nx = "iris_wm.envs.crafter.kind"\n'
+              'def run_atari():\n    """Atari 100k."""  # Crafter\n')
+    assert family_mentions(source, ("atari", "crafter", "gym")) == {"gym", "run_atari", "iris_wm.envs.gym",
+                                                                    "iris_wm.envs.crafter"}
+
+
+def test_code_that_uses_env_families_names_none():
+    from iris_wm.envs import BUILT_IN
+
+    families = (*BUILT_IN, "ale_py", "minigrid")
+    package = Path(__file__).resolve().parents[1] / "src" / "iris_wm"
+    files = [path for name in FAMILY_USERS for path in ([package / name] if name.endswith(".py")
+                                                        else sorted((package / name).rglob("*.py")))]
+    found = {str(path.relative_to(package)): family_mentions(path.read_text(), families) for path in files}
+    assert {path: names for path, names in found.items() if names} == {}

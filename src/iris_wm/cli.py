@@ -23,7 +23,7 @@ SUBCOMMANDS = {
     "eval": ("iris_wm.commands.eval", "evaluate an agent with the paper's test protocol (JSON scores, videos)"),
     "info": ("iris_wm.commands.info", "print versions, device and which optional parts are installed"),
     "convert": ("iris_wm.commands.convert", "convert the authors' checkpoint (last.pt) to iris-wm's format"),
-    "report": ("iris_wm.commands.report", "aggregate Atari 100k scores against published baselines"),
+    "report": ("iris_wm.commands.report", "scores as tables and figures, against each env family's references"),
     "play": ("iris_wm.commands.play", "watch the agent, play inside the world model, browse episodes (window or MP4)"),
     "benchmark": ("iris_wm.commands.benchmark", "games x seeds on a Hydra launcher (local, SLURM, Ray), resumable, "
                                                 "into scores.json and iris report"),

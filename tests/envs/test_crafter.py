@@ -17,8 +17,11 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 import iris_wm  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.envs import get_env_kind  # noqa: E402
-from iris_wm.envs.crafter.env import ACTION_NAMES, CrafterConfig, achievement_counts, make_crafter  # noqa: E402
-from iris_wm.envs.crafter.score import ACHIEVEMENTS  # noqa: E402
+from iris_wm.envs.crafter.env import ACTION_NAMES, CrafterConfig, make_crafter  # noqa: E402
+from iris_wm.envs.crafter.score import (
+    ACHIEVEMENTS,  # noqa: E402
+    achievement_counts,  # noqa: E402
+)
 from iris_wm.training.collector import Collector  # noqa: E402
 from iris_wm.training.config import CollectionConfig  # noqa: E402
 from tests.factories import tiny_iris_config  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 
 from iris_wm import cli
 
-SCORES = "src/iris_wm/evaluation/data"  # the bundled copies of the published score files
+SCORES = "src/iris_wm/envs/atari/data"  # the bundled copies of the published score files
 FAST = ["--reps", "200", "--profile-reps", "50", "--poi-reps", "50"]
 
 
@@ -107,7 +107,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, ar
 
 def test_command_module_and_metrics_import_light():
     code = (
-        "import sys, iris_wm.commands.report, iris_wm.evaluation.metrics;"
+        "import sys, iris_wm.commands.report, iris_wm.scores.statistics, iris_wm.envs.atari.kind;"
         "print(sorted(m for m in ('matplotlib', 'scipy', 'rliable', 'torch', 'pandas') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

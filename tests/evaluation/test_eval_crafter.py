@@ -43,7 +43,7 @@ def test_reading_crafter_stats_jsonl(tmp_path):
     expected = math.exp(2 * math.log(51.0) / 22) - 1
     assert result.score == pytest.approx(expected)
     assert crafter.read_crafter(tmp_path).episodes == 2  # a folder: every stats.jsonl below it
-    assert crafter.is_crafter_input(path) and crafter.is_crafter_input(tmp_path)
+    assert crafter.claims(path) and crafter.claims(tmp_path)
     text = crafter.crafter_markdown([result])
     assert "| collect_wood | 50.0 |" in text and f"| agent | 1 | 2 | {expected:.2f} | 1.50 |" in text
 
@@ -92,7 +92,7 @@ def test_runs_are_scored_one_by_one_and_spread_over_runs(tmp_path):
     assert result.runs == 2 and result.episodes == 4
     assert result.score == pytest.approx(np.mean(scores)) and result.score_std == pytest.approx(np.std(scores))
     assert result.success_rates["collect_wood"] == 75.0 and result.mean_return == 0.75
-    assert crafter.is_crafter_input(run_1) and crafter.read_crafter(run_2).score == pytest.approx(scores[1])
+    assert crafter.claims(run_1) and crafter.read_crafter(run_2).score == pytest.approx(scores[1])
 
 
 def test_the_report_lists_the_references(tmp_path, capsys):

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from iris_wm.envs.atari.report import evaluate_method
+from iris_wm.envs.atari.scores import load_baseline, load_references
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import metrics
-from iris_wm.evaluation.report import ReportSettings, evaluate_method
-from iris_wm.evaluation.scores import load_baseline, load_references
+from iris_wm.scores import statistics as metrics
+from iris_wm.scores.report import ReportOptions
 
-NO_BOOTSTRAP = ReportSettings(reps=0, profile_reps=0, poi_reps=0)
+NO_BOOTSTRAP = ReportOptions(reps=0, profile_reps=0, poi_reps=0)
 
 # Published aggregates (rliable 1.2.0; the IRIS paper's Table 1, and Δ-IRIS's; docs/report.md):
 # runs, #superhuman, mean, median, IQM, optimality gap.

@@ -4,11 +4,13 @@ import json
 
 import pytest
 
+from iris_wm.envs.atari import report
+from iris_wm.envs.atari.scores import load_baseline, load_references
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import report
-from iris_wm.evaluation.scores import MethodScores, load_baseline, load_references
+from iris_wm.scores.files import MethodScores
+from iris_wm.scores.report import ReportOptions
 
-NO_BOOTSTRAP = report.ReportSettings(reps=0, profile_reps=0, poi_reps=0)
+NO_BOOTSTRAP = ReportOptions(reps=0, profile_reps=0, poi_reps=0)
 
 
 def _partial_iris(drop=("Pong", "Qbert")) -> MethodScores:
@@ -31,17 +33,17 @@ def test_unequal_run_counts_need_runs():
     method = MethodScores("uneven", {"Pong": [1.0, 2.0, 3.0], "Alien": [300.0, 400.0]})
     with pytest.raises(IrisError, match=r"different numbers of runs per game \(Alien 2, Pong 3\); pass --runs 2"):
         report.build_report([method], load_references(), NO_BOOTSTRAP)
-    settings = report.ReportSettings(reps=0, profile_reps=0, poi_reps=0, runs=2)
+    settings = ReportOptions(reps=0, profile_reps=0, poi_reps=0, runs=2)
     result = report.build_report([method], load_references(), settings).methods[0]
     assert result.runs == 2 and result.hns.shape == (2, 2)
     with pytest.raises(IrisError, match=r"fewer than 3 runs in Alien \(2\); lower --runs"):
-        report.build_report([method], load_references(), report.ReportSettings(reps=0, runs=3))
+        report.build_report([method], load_references(), ReportOptions(reps=0, runs=3))
 
 
 @pytest.mark.parametrize("field, value, message", [("runs", -1, "--runs must be a positive"), ("reps", -5, "--reps")])
 def test_negative_counts_are_rejected(field, value, message):
     with pytest.raises(IrisError, match=message):
-        report.ReportSettings(**{field: value})
+        ReportOptions(**{field: value})
 
 
 def test_duplicate_names_and_empty_input_are_errors():
@@ -53,7 +55,7 @@ def test_duplicate_names_and_empty_input_are_errors():
 
 def test_text_outputs_with_intervals():
     pytest.importorskip("rliable")
-    settings = report.ReportSettings(reps=200, profile_reps=20, poi_reps=20, seed=0)
+    settings = ReportOptions(reps=200, profile_reps=20, poi_reps=20, seed=0)
     built = report.build_report([load_baseline("IRIS"), load_baseline("SPR")], load_references(), settings)
     terminal = report.to_terminal(built)
     iris_row = next(line for line in terminal.splitlines() if line.startswith("IRIS "))

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
+from iris_wm.envs.atari import scores as atari_scores
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import scores
-from iris_wm.evaluation.scores import ATARI_100K_GAMES, HNS, RAW, MethodScores
+from iris_wm.games import ATARI_100K_GAMES
+from iris_wm.scores import files as scores
+from iris_wm.scores.files import HNS, RAW, MethodScores
 
 GAMES = list(ATARI_100K_GAMES)
 
@@ -43,7 +45,7 @@ def test_runs_format_with_metadata_keys_like_iris_eval(tmp_path):
 
 
 def test_curl_records_format_is_read_in_seed_order():
-    method = scores.load_baseline("CURL")
+    method = atari_scores.load_baseline("CURL")
     assert method.kind == HNS and method.name == "CURL"
     assert sorted(method.games) == sorted(GAMES) and {len(v) for v in method.games.values()} == {100}
     assert method.games["Alien"][0] == pytest.approx(0.0538268671)  # seed 1.0 in the published file
@@ -110,7 +112,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_bundled_references():
-    references = scores.load_references()
+    references = atari_scores.load_references()
     assert references.games == GAMES
     assert references.random["Pong"] == -20.7 and references.human["Pong"] == 14.6
 
@@ -118,14 +120,14 @@ def test_bundled_references():
 def test_user_references_can_add_games_and_must_be_complete(tmp_path):
     human = _write(tmp_path / "h.json", {"ms_pacman": [6951.6], "Pitfall": [6464.0]})
     random = _write(tmp_path / "r.json", {"MsPacman": [307.3], "Pitfall": [-229.4]})
-    references = scores.load_references(random, human)
+    references = atari_scores.load_references(random, human)
     assert references.games == ["MsPacman", "Pitfall"]
     _write(random, {"MsPacman": [307.3]})
     with pytest.raises(IrisError, match="missing random reference score for Pitfall; add them"):
-        scores.load_references(random, human)
+        atari_scores.load_references(random, human)
     _write(random, {"MsPacman": [6951.6], "Pitfall": [-229.4]})
     with pytest.raises(IrisError, match="'MsPacman': human and random reference scores are equal"):
-        scores.load_references(random, human)
+        atari_scores.load_references(random, human)
 
 
 @pytest.mark.parametrize(
@@ -139,16 +141,16 @@ def test_user_references_can_add_games_and_must_be_complete(tmp_path):
     ],
 )
 def test_baseline_spellings(spelling, key):
-    assert scores.baseline_key(spelling) == key
+    assert atari_scores.baseline_key(spelling) == key
 
 
 def test_unknown_baseline_lists_the_bundled_ones():
     with pytest.raises(IrisError, match="unknown baseline 'DreamerV3'; bundled baselines: IRIS, DELTA_IRIS"):
-        scores.baseline_key("DreamerV3")
+        atari_scores.baseline_key("DreamerV3")
 
 
-@pytest.mark.parametrize("key", list(scores.BASELINES))
+@pytest.mark.parametrize("key", list(atari_scores.BASELINES))
 def test_every_bundled_baseline_has_all_26_games(key):
-    method = scores.load_baseline(key)
+    method = atari_scores.load_baseline(key)
     assert sorted(method.games) == sorted(GAMES)
     assert len({len(runs) for runs in method.games.values()}) == 1

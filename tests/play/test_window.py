@@ -8,9 +8,9 @@ import numpy as np
 import pygame
 import pytest
 
-from iris_wm.envs.atari.env import ATARI_KEYS
+from iris_wm.envs.atari.settings import ATARI_KEYS
 from iris_wm.envs.crafter.env import ACTION_NAMES as CRAFTER_ACTIONS
-from iris_wm.envs.crafter.env import CRAFTER_KEYS
+from iris_wm.envs.crafter.settings import CRAFTER_KEYS
 from iris_wm.play import app as app_module
 from iris_wm.play.keymap import BROWSER_KEYS, GLOBAL_KEYS, action_keymap, describe
 from iris_wm.play.render import Layout, render

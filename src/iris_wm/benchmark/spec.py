@@ -13,13 +13,11 @@ import yaml
 
 from iris_wm.atomic import atomic_write_text
 from iris_wm.errors import IrisError
-from iris_wm.games import ATARI_100K_GAMES
 
 SPEC_FILE = "benchmark.yaml"
 FORMAT = "iris-wm-benchmark"
 RUNS = "runs"  # the sweep folder's run folders: runs/GAME/seed_S
 RUN_KEY = "benchmark_run"  # the sweep key: a job's run name (GAME/seed_S), which sets its env.id and common.seed
-GAME_SETS = {"atari26": ("atari", ATARI_100K_GAMES)}  # name -> (environment kind, games)
 
 
 @dataclass(frozen=True)
@@ -70,15 +68,15 @@ def parse_run_name(name: str) -> tuple[str, int]:
 
 
 def parse_games(text: str, env_kind) -> tuple[str, ...]:
-    """``atari26`` or a comma-separated list, each game in any spelling the env kind accepts."""
-    if text in GAME_SETS:
-        kind, games = GAME_SETS[text]
-        if kind != env_kind.name:
-            raise IrisError(f"--games {text} is a set of {kind} games, not {env_kind.name} ones")
-        return games
+    """One of the env kind's game sets (Atari's ``atari26``) or a comma-separated list, each game in any
+    spelling the env kind accepts."""
+    if text in env_kind.game_sets:
+        return tuple(env_kind.game_sets[text])
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
-        raise IrisError(f"--games {text!r} names no game; give e.g. --games Pong,Breakout or --games atari26")
+        sets = "".join(f" or --games {name}" for name in env_kind.game_sets)
+        raise IrisError(f"--games {text!r} names no game; give a comma-separated list of {env_kind.name} "
+                        f"games{sets}")
     return tuple(dict.fromkeys(env_kind.resolve_id(name) for name in names))  # unknown games list close matches
 
 

@@ -120,7 +120,8 @@ def build_spec(args: argparse.Namespace):
     env_kind = get_env_kind(env_name)
     games_text = args.games or env_game or _default_game(env_kind)
     if games_text is None:
-        raise IrisError("say which games: --games atari26, --games Pong,Breakout or --game Pong")
+        sets = "".join(f"--games {name}, " for name in env_kind.game_sets)
+        raise IrisError(f"say which {env_kind.name} games: {sets}--games GAME,GAME or --game GAME")
     checkpoint = args.checkpoint
     if checkpoint is not None and not checkpoint.startswith("hf://"):
         checkpoint = str(Path(checkpoint).resolve())

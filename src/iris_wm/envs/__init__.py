@@ -1,15 +1,18 @@
-"""Environment kinds (Atari, Crafter, any gymnasium env): the registry the trainer, evaluator and play tool
-look an ``env=NAME`` up in. A kind is a record (``EnvKind``) registered by its own module."""
+"""Environment kinds (families): the registry the trainer, evaluator, report, sweep and play tool look an
+``env=NAME`` up in. A kind is a record (``EnvKind``) registered by its own package; the code that uses
+kinds asks the record and never names one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from iris_wm.config import tied
 from iris_wm.registry import Registry
+from iris_wm.scores.report import Input, Report, ReportOptions
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,23 @@ class EnvKind:
     describe_step: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, str]] | None = None
     # Checks of the config that need more than its values (making the env), run before any work.
     check: Callable[[Any], None] | None = None
+    # iris report: whether an input (a score file, a run folder, the family's own stats) holds this family's
+    # scores, and the family's report of such inputs (its metrics, reference rows and figures). Without them
+    # the inputs get the report of any env (iris_wm.scores.returns: mean return per env and method).
+    claims_scores: Callable[[Path, ReportOptions], bool] | None = None
+    report: Callable[[list[Input], ReportOptions], Report] | None = None
+    game_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # iris benchmark --games NAME
+
+
+def lazy(module: str, name: str) -> Callable:
+    """``module.name``, imported at its first call. A family's record registers without importing what its
+    envs need (ale-py, crafter): reports need none of it, and a missing extra is said when an env is made."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 # The kind of a config that names none, and of a game named with --env for a checkpoint outside

@@ -30,6 +30,7 @@ import numpy as np
 
 from iris_wm.envs.crafter.score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.errors import IrisError
+from iris_wm.scores.report import Input, ReportOptions
 
 PREFIX = "achievement_"
 
@@ -167,7 +168,7 @@ def _scores_only(scores: list[float], name: str) -> CrafterResult:
                          score_std=float(np.std(scores)) if len(scores) > 1 else None)
 
 
-def is_crafter_input(path: str | Path) -> bool:
+def claims(path: str | Path, options: ReportOptions | None = None) -> bool:
     """True for Crafter stats, a Crafter agent's iris eval file, a score file of Crafter runs, or
     folders of the first two."""
     path = Path(path)
@@ -287,3 +288,15 @@ def crafter_json(results: list[CrafterResult]) -> dict:
             for r in results
         ],
     }
+
+
+def results_of(inputs: list[Input], options: ReportOptions) -> list[CrafterResult]:
+    """The inputs' runs, then the human players' runs and the published scoreboard as reference rows."""
+    if options.baselines not in (None, "all", "none"):
+        raise IrisError("Crafter's references are the human players' runs and the published scoreboard: "
+                        "--baselines all (the default) or none")
+    if options.references:
+        raise IrisError("Crafter's report has its own references (the human players' runs); leave out "
+                        "--reference, --human and --random")
+    results = [read_crafter(path, name) for name, path in inputs]
+    return results + (references() if options.baselines != "none" else [])

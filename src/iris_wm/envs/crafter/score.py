@@ -26,3 +26,17 @@ def crafter_score(rates: np.ndarray) -> float:
     rates = np.asarray(rates, dtype=np.float64)
     assert rates.shape == (len(ACHIEVEMENTS),), rates.shape
     return float(np.exp(np.log1p(rates).mean()) - 1.0)
+
+
+def achievement_counts(info: dict) -> dict[str, np.ndarray]:
+    """What each stored step keeps: the 22 achievement counts so far, in ACHIEVEMENTS' order."""
+    counts = info.get("achievements", {})
+    return {"achievements": np.array([counts.get(name, 0) for name in ACHIEVEMENTS], dtype=np.int32)}
+
+
+def score_metrics(final_extras: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """The Crafter score and the 22 success rates (percent) over finished episodes."""
+    counts = np.stack([extras["achievements"] for extras in final_extras if "achievements" in extras])
+    rates = success_rates(counts)
+    return {"crafter_score": crafter_score(rates),
+            **{f"success/{name}": float(rate) for name, rate in zip(ACHIEVEMENTS, rates, strict=True)}}

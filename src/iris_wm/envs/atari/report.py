@@ -1,4 +1,5 @@
-"""The Atari 100k report: per-method aggregates with intervals, then terminal, Markdown and JSON text.
+"""The Atari 100k report: per-method aggregates of human-normalised scores with intervals (Agarwal et al.,
+NeurIPS 2021), against the bundled published baselines; terminal, Markdown and JSON text and the figures.
 
 The first method is the subject: the probability of improvement compares it with every other
 method, and the figures draw it first.
@@ -7,28 +8,18 @@ method, and the figures draw it first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from iris_wm.envs.atari.scores import BASELINES, References, baseline_key, load_baseline, load_references
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import metrics
-from iris_wm.evaluation.scores import HNS, MethodScores, References
+from iris_wm.games import match_game
+from iris_wm.scores import statistics as metrics
+from iris_wm.scores.files import HNS, MethodScores, pool, read_scores
+from iris_wm.scores.report import Input, ReportOptions
 
-
-@dataclass
-class ReportSettings:
-    reps: int = 50_000  # bootstrap repetitions of the aggregate intervals (the paper's count); 0: none
-    profile_reps: int = 2_000  # of the performance-profile bands (the paper's count)
-    poi_reps: int = 1_000  # of the probability-of-improvement intervals (the paper's count)
-    seed: int = 0
-    runs: int | None = None  # use the first `runs` runs of each game; None: all (equal counts needed)
-
-    def __post_init__(self) -> None:
-        for option in ("reps", "profile_reps", "poi_reps"):
-            if getattr(self, option) < 0:
-                raise IrisError(f"--{option.replace('_', '-')} must be >= 0, got {getattr(self, option)}")
-        if self.runs is not None and self.runs < 1:
-            raise IrisError(f"--runs must be a positive number of runs per game, got {self.runs}")
+DEFAULT_BASELINES = "IRIS,DELTA_IRIS,DIAMOND,STORM"  # beside the user's methods; alone, all of them
 
 
 @dataclass
@@ -62,10 +53,10 @@ class Improvement:
 
 
 @dataclass
-class Report:
+class AtariReport:
     methods: list[MethodResult]
     references: References
-    settings: ReportSettings
+    settings: ReportOptions
     improvements: list[Improvement] = field(default_factory=list)
 
 
@@ -86,7 +77,7 @@ def _run_matrix(method: MethodScores, games: list[str], runs: int | None) -> np.
     return np.array([method.games[game][:take] for game in games], dtype=np.float64).T
 
 
-def evaluate_method(method: MethodScores, references: References, settings: ReportSettings) -> MethodResult:
+def evaluate_method(method: MethodScores, references: References, settings: ReportOptions) -> MethodResult:
     """Normalise one method's scores and compute its aggregates (and intervals if asked)."""
     games = [game for game in references.games if game in method.games]
     missing = [game for game in references.games if game not in method.games]
@@ -122,7 +113,7 @@ def evaluate_method(method: MethodScores, references: References, settings: Repo
     )
 
 
-def _improvement(subject: MethodResult, other: MethodResult, settings: ReportSettings) -> Improvement | None:
+def _improvement(subject: MethodResult, other: MethodResult, settings: ReportOptions) -> Improvement | None:
     common = [game for game in subject.games if game in other.games]
     if not common:
         return None
@@ -135,7 +126,7 @@ def _improvement(subject: MethodResult, other: MethodResult, settings: ReportSet
     return Improvement(subject.name, other.name, len(common), metrics.probability_of_improvement(x, y), interval)
 
 
-def build_report(methods: list[MethodScores], references: References, settings: ReportSettings) -> Report:
+def build_report(methods: list[MethodScores], references: References, settings: ReportOptions) -> AtariReport:
     """Evaluate every method; the first one is compared with each of the others."""
     if not methods:
         raise IrisError("nothing to report; pass score files or run folders, or --baselines")
@@ -144,7 +135,7 @@ def build_report(methods: list[MethodScores], references: References, settings: 
     if duplicates:
         raise IrisError(f"two methods are named {duplicates[0]!r}; name one with NAME=PATH")
     results = [evaluate_method(method, references, settings) for method in methods]
-    report = Report(results, references, settings)
+    report = AtariReport(results, references, settings)
     for other in results[1:]:
         improvement = _improvement(results[0], other, settings)
         if improvement is not None:
@@ -167,13 +158,13 @@ def _value(result: MethodResult, name: str, with_interval: bool = True) -> str:
     return text
 
 
-def _interval_note(settings: ReportSettings) -> str:
+def _interval_note(settings: ReportOptions) -> str:
     if not settings.reps:
         return "no confidence intervals (--reps 0)"
     return f"95% CIs: stratified bootstrap, {settings.reps} reps, seed {settings.seed}"
 
 
-def _aggregate_rows(report: Report) -> list[list[str]]:
+def _aggregate_rows(report: AtariReport) -> list[list[str]]:
     games = len(report.references.games)
     rows = []
     for r in report.methods:
@@ -185,7 +176,7 @@ def _aggregate_rows(report: Report) -> list[list[str]]:
 HEADER = ["Method", "runs", "games", "#superhuman", "Mean", "Median", "IQM", "Optimality gap"]
 
 
-def _missing_lines(report: Report) -> list[str]:
+def _missing_lines(report: AtariReport) -> list[str]:
     return [
         f"{r.name} is missing {len(r.missing)} games (aggregates cover the others): {', '.join(r.missing)}"
         for r in report.methods
@@ -200,7 +191,7 @@ def _improvement_text(improvement: Improvement) -> str:
     return text + f" over {improvement.games} games"
 
 
-def to_terminal(report: Report) -> str:
+def to_terminal(report: AtariReport) -> str:
     """A fixed-width table of the aggregates, the missing games and the improvement probabilities."""
     rows = [HEADER, *_aggregate_rows(report)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
@@ -221,7 +212,7 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(row) + " |" for row in [header, align, *rows]]
 
 
-def _per_game_rows(report: Report) -> list[list[str]]:
+def _per_game_rows(report: AtariReport) -> list[list[str]]:
     rows = []
     for game in report.references.games:
         means = {r.name: r.raw_means[r.games.index(game)] for r in report.methods if game in r.games}
@@ -238,7 +229,7 @@ def _per_game_rows(report: Report) -> list[list[str]]:
     return rows
 
 
-def to_markdown(report: Report) -> str:
+def to_markdown(report: AtariReport) -> str:
     """Aggregates, missing games, improvement probabilities and the per-game table of raw means."""
     lines = [
         "# Atari 100k report",
@@ -279,7 +270,7 @@ def _method_json(r: MethodResult) -> dict:
     }
 
 
-def to_json(report: Report) -> dict:
+def to_json(report: AtariReport) -> dict:
     """Everything of the report as plain JSON types."""
     settings = report.settings
     return {
@@ -304,3 +295,43 @@ def to_json(report: Report) -> dict:
             for i in report.improvements
         ],
     }
+
+
+# ----------------------------------------------------------------------------------- iris report
+
+
+def _references(options: ReportOptions) -> References:
+    return load_references(options.references.get("random"), options.references.get("human"))
+
+
+def claims(path: Path, options: ReportOptions) -> bool:
+    """Whether a score file or run folder names Atari games: games with reference scores (bundled: Atari
+    100k), or names close to one (a misspelt game is reported as such, not as another env's)."""
+    games = _references(options).games
+    try:
+        named = read_scores(path, None).games
+    except IrisError:  # not a score file (another family's stats, or broken: the report that takes it says)
+        return False
+    return any(match_game(game, games) != (None, []) for game in named)
+
+
+def _baseline_names(option: str | None, have_inputs: bool) -> list[str]:
+    if option is None:
+        option = DEFAULT_BASELINES if have_inputs else "all"
+    if option.strip().lower() == "none":
+        return []
+    if option.strip().lower() == "all":
+        return list(BASELINES)
+    return [baseline_key(name) for name in option.split(",") if name.strip()]
+
+
+def report_of(inputs: list[Input], options: ReportOptions) -> AtariReport:
+    """The user's methods (equal names pooled), then the asked baselines, each against the first."""
+    references = _references(options)
+    methods = pool([read_scores(path, references.games, name) for name, path in inputs])
+    taken = {method.name for method in methods}
+    for key in _baseline_names(options.baselines, bool(inputs)):
+        baseline = load_baseline(key)
+        if baseline.name not in taken:  # a baseline the user passed as a file stays theirs
+            methods.append(baseline)
+    return build_report(methods, references, options)

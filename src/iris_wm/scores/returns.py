@@ -1,6 +1,6 @@
 """The report of any environment's scores: per env and method, the mean over runs with its 95 %
 bootstrap interval, and, given reference scores, the normalised score
-(score - random) / (expert - random), as the Atari report normalises by human scores.
+(score - random) / (expert - random). It is the report of every family that has none of its own.
 
 Inputs are score files in the published runs format (``{env_id: [score of each run]}``, what
 ``iris eval`` writes) and run folders (every ``eval/*.json`` below them). Reference files are in
@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from iris_wm.errors import IrisError
-from iris_wm.evaluation import metrics
-from iris_wm.evaluation.scores import MethodScores, read_score_file, read_scores
+from iris_wm.scores import plots
+from iris_wm.scores import statistics as metrics
+from iris_wm.scores.files import MethodScores, pool, read_score_file, read_scores
+from iris_wm.scores.report import Input, Report, ReportOptions
 
 REFERENCE_NAMES = ("random", "expert")
 
@@ -32,22 +34,15 @@ class Row:
     normalised_interval: tuple[float, float] | None = None
 
 
-def read_methods(inputs: list[tuple[str | None, Path]]) -> list[MethodScores]:
-    """Each input's scores, with the env ids as they are spelled."""
-    return [read_scores(path, None, name) for name, path in inputs]
-
-
-def parse_references(options: list[str]) -> dict[str, dict[str, float]]:
-    """``["random=FILE", "expert=FILE"]`` -> {"random": {env: score}, "expert": {env: score}}."""
-    references = {}
-    for option in options:
-        name, _, path = option.partition("=")
-        if name not in REFERENCE_NAMES or not path:
-            raise IrisError(f"--reference {option!r}: give random=FILE and expert=FILE (score files {{env: [score]}})")
-        references[name] = {env: float(np.mean(runs)) for env, runs in read_score_file(path, None).games.items()}
-    if references and set(references) != set(REFERENCE_NAMES):
+def load_references(files: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """{"random": FILE, "expert": FILE} -> {"random": {env: score}, "expert": {env: score}}; none: {}."""
+    unknown = sorted(set(files) - set(REFERENCE_NAMES))
+    if unknown:
+        raise IrisError(f"--reference {unknown[0]}=FILE: this report normalises by random=FILE and expert=FILE")
+    if files and set(files) != set(REFERENCE_NAMES):
         raise IrisError("normalising needs both --reference random=FILE and --reference expert=FILE")
-    return references
+    return {name: {env: float(np.mean(runs)) for env, runs in read_score_file(path, None).games.items()}
+            for name, path in files.items()}
 
 
 def normalise(value: float, env: str, references: dict[str, dict[str, float]]) -> float:
@@ -110,3 +105,39 @@ def to_markdown(rows: list[Row]) -> str:
 
 def to_json(rows: list[Row]) -> list[dict]:
     return [row.__dict__ for row in rows]
+
+
+def returns_figure(rows: list[Row], path: Path) -> Path:
+    """One panel per env: each method's mean score with its 95 % interval (normalised where given)."""
+    envs = list(dict.fromkeys(row.env for row in rows))
+    methods = list(dict.fromkeys(row.method for row in rows))
+    normalised = all(row.normalised is not None for row in rows)
+    figure = plots.new_figure(3.2 * len(envs), 0.45 * len(methods) + 1.4)
+    for index, env in enumerate(envs):
+        axis = figure.add_subplot(1, len(envs), index + 1)
+        for row in (row for row in rows if row.env == env):
+            value, interval = (row.normalised, row.normalised_interval) if normalised else (row.mean, row.interval)
+            y = methods.index(row.method)
+            axis.barh(y, value, color=plots.color(y), height=0.6)
+            if interval is not None:
+                axis.plot(interval, [y, y], color="black", linewidth=1.2)
+        axis.set_yticks(range(len(methods)), methods if index == 0 else [""] * len(methods))
+        axis.invert_yaxis()
+        axis.set_title(env, fontsize=9)
+        axis.set_xlabel("normalised score" if normalised else "mean return")
+        plots.style(axis)
+    figure.tight_layout()
+    return plots.save(figure, path)
+
+
+def report(inputs: list[Input], options: ReportOptions) -> Report:
+    """Each input's scores, with the env ids as they are spelled; equal names pooled."""
+    if not inputs:
+        raise IrisError("nothing to report; pass score files or run folders")
+    if options.baselines not in (None, "none"):
+        raise IrisError(f"--baselines {options.baselines}: there are no bundled baselines for these envs; "
+                        f"give reference scores with --reference random=FILE --reference expert=FILE")
+    methods = pool([read_scores(path, None, name) for name, path in inputs])
+    rows = build_rows(methods, load_references(options.references), options.reps, options.seed)
+    return Report(to_terminal(rows), to_markdown(rows), to_json(rows),
+                  lambda folder: [returns_figure(rows, folder / "scores.png")])
