@@ -77,3 +77,22 @@ def test_kill_9_then_resume_keeps_every_finished_episode(agent, task, tmp_path):
     for episode_id, frames in finished.items():
         assert (after.get_episode(episode_id).observations == frames).all()
     assert read_metrics(tmp_path)[-1]["epoch"] == last_epoch + 1
+
+
+def test_a_benchmark_sweep_over_two_gym_tasks_reports_each(tmp_path):
+    """``iris benchmark --env gym --games MiniGrid-DoorKey-5x5-v0,CarRacing-v3`` with the ids alone: each
+    id gets its package's settings (MiniGrid's RGB image, CarRacing's discrete actions)."""
+    from tests.factories import tiny_benchmark_overrides
+
+    for module, _ in TASKS.values():
+        pytest.importorskip(module)
+    sweep = tmp_path / "sweep"
+    games = ",".join(game for _, game in TASKS.values())
+    assert main(["benchmark", "--env", "gym", "--games", games, "--seeds", "1", "--out", str(sweep),
+                 "--eval-episodes", "2", "--eval-envs", "1", *tiny_benchmark_overrides()]) == 0
+    assert sorted(json.loads((sweep / "scores.json").read_text())) == sorted(games.split(","))
+    assert main(["report", f"iris={sweep / 'runs'}", "--reps", "100", "--out", str(tmp_path / "report")]) == 0
+    rows = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert sorted((row["env"], row["method"], row["runs"]) for row in rows) == [
+        ("CarRacing-v3", "iris", 1), ("MiniGrid-DoorKey-5x5-v0", "iris", 1)]
+    assert (tmp_path / "report" / "figures" / "scores.png").stat().st_size > 0

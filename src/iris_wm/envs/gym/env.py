@@ -33,7 +33,8 @@ except ImportError as error:
     raise IrisError(f"env=gym needs gymnasium: pip install 'iris-wm[gym]' ({error})") from error
 
 PIXELS = ("obs", "render")
-# Prefixes of ids that another package registers when imported: that package, and the extra that brings it.
+# Prefixes of ids that another package registers when imported: that package (imported when such an id is
+# asked), and the extra that brings it.
 REGISTERING_PACKAGES = {"MiniGrid-": ("minigrid", "minigrid"), "BabyAI-": ("minigrid", "minigrid"),
                         "ALE/": ("ale_py", "atari"), "Crafter": ("crafter", "crafter")}
 DEPENDENCIES = {"Box2D": "box2d", "box2d": "box2d", "MuJoCo": "mujoco", "mujoco": "mujoco"}
@@ -41,6 +42,11 @@ DEPENDENCIES = {"Box2D": "box2d", "box2d": "box2d", "MuJoCo": "mujoco", "mujoco"
 KNOWN_ACTIONS = {"CarRacing-": ["NOOP", "LEFT", "RIGHT", "GAS", "BRAKE"], "CartPole-": ["LEFT", "RIGHT"],
                  "MountainCar-": ["LEFT", "NOOP", "RIGHT"], "Acrobot-": ["TORQUE_LEFT", "NOOP", "TORQUE_RIGHT"],
                  "LunarLander-": ["NOOP", "FIRE_LEFT", "FIRE_MAIN", "FIRE_RIGHT"]}
+# What makes the ids of well-known packages work with ``env.id`` alone, for the keys the user left unset
+# (make_kwargs: for the kwargs not given): MiniGrid's observation is a symbolic grid, its pixels the full-grid
+# RGB image; CarRacing acts continuously by default, the agent kinds here in discrete action spaces.
+_MINIGRID = {"wrappers": ["minigrid.wrappers:RGBImgObsWrapper"], "obs_key": "image"}
+TASK_DEFAULTS = {"MiniGrid-": _MINIGRID, "BabyAI-": _MINIGRID, "CarRacing-": {"make_kwargs": {"continuous": False}}}
 
 
 @dataclass
@@ -81,6 +87,7 @@ class GymEnvConfig:
     test: GymConfig = field(default_factory=lambda: GymConfig(size=None, frame_skip=None, max_pool=None))
 
     def __post_init__(self) -> None:
+        self._apply_task_defaults()
         for side_name in ("train", "test"):
             side = getattr(self, side_name)
             for key in ("id", "import_module", "make_kwargs", "wrappers", "pixels", "obs_key", "vectorization"):
@@ -94,6 +101,16 @@ class GymEnvConfig:
                                          getattr(self.test, key)))
         if self.import_module:
             import_registering_module(self.import_module)
+
+    def _apply_task_defaults(self) -> None:
+        defaults = next((known for prefix, known in TASK_DEFAULTS.items() if self.id.startswith(prefix)), {})
+        for key, value in defaults.items():
+            if key in ("wrappers", "obs_key") and self.pixels != "obs":
+                continue  # frames from render() need no image observation
+            if key == "make_kwargs":
+                self.make_kwargs = {**value, **self.make_kwargs}
+            elif not getattr(self, key):
+                setattr(self, key, list(value) if isinstance(value, list) else value)
 
 
 def import_registering_module(name: str) -> None:
@@ -109,13 +126,16 @@ def import_registering_module(name: str) -> None:
 
 
 def resolve_env_id(id: str) -> str:
-    """``id`` itself when gymnasium has it registered; else an error with close matches, naming the
+    """``id`` itself when gymnasium has it registered, after importing the package known to register ids
+    like it (MiniGrid's, ale-py's) where it is installed; else an error with close matches, naming the
     module that registers ids like it."""
+    known = next(((module, extra) for prefix, (module, extra) in REGISTERING_PACKAGES.items()
+                  if id.startswith(prefix)), None)
+    if id not in gymnasium.registry and known is not None and importlib.util.find_spec(known[0]) is not None:
+        importlib.import_module(known[0])
     if id in gymnasium.registry:
         return id
-    hint = next((f"; ids like it are registered by importing {module}: set env.import_module={module} "
-                 f"(pip install 'iris-wm[{extra}]')" for prefix, (module, extra) in REGISTERING_PACKAGES.items()
-                 if id.startswith(prefix)), "")
+    hint = f"; ids like it are registered by {known[0]}: pip install 'iris-wm[{known[1]}]'" if known else ""
     close = difflib.get_close_matches(id, list(gymnasium.registry), n=3)
     matches = f" (did you mean {', '.join(close)}?)" if close else ""
     raise IrisError(f"gymnasium has no environment {id!r} registered{matches}{hint}; give a registered id, and "
