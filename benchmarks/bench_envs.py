@@ -2,6 +2,7 @@
 
     python benchmarks/bench_envs.py [--game Breakout] [--steps 300] [--repeats 3] [--vectorization sync async]
     python benchmarks/bench_envs.py --env crafter [--steps 300] [--num-envs 16] [--vectorization sync async]
+    python benchmarks/bench_envs.py --env gym --game MiniGrid-DoorKey-5x5-v0 [--num-envs 16]
 
 Rows: the paper's train env (life-loss ends, 30 no-ops) as one wrapper stack and through each
 backend with one env; its test env (one no-op, no life-loss ends) with N envs through each backend;
@@ -9,7 +10,8 @@ and, for reference only, ale-py's vector env with its own preprocessing at 64x64
 resize, max-pool before resize, its own no-op RNG: NOT the paper's observations). The python
 backend runs the wrapper stacks in this thread (sync) or one subprocess each (async); the native
 backend runs one C++ thread per game beside this one. Crafter: one env, N envs in each vectorisation,
-and the seconds a reset takes (world generation). Each vector env takes --warmup steps before it is
+and the seconds a reset takes (world generation). gym: the id's wrapped env (env=gym with the id alone),
+one env and N envs in each vectorisation. Each vector env takes --warmup steps before it is
 timed; the repeats go round the rows in turn, so that a change in the machine's load falls on every row.
 """
 
@@ -101,6 +103,20 @@ def crafter_rows(args: argparse.Namespace) -> dict:
     }
 
 
+def gym_rows(args: argparse.Namespace) -> dict:
+    from iris_wm.envs import get_env_kind
+    from iris_wm.training.hydra_app import compose_config
+
+    kind = get_env_kind("gym")
+    side, n, steps = compose_config(["env=gym", f"env.id={args.game}"]).env.train, args.num_envs, args.steps
+    return {
+        f"{args.game}, one env": lambda: single_env(lambda: kind.make_env(side, 0), 4 * steps),
+        **{f"{args.game}, {v} vector env, {n} envs": functools.partial(
+            vector_env, lambda v=v: kind.make_vector_env(replace(side, vectorization=v), n, 0), n, steps,
+            args.warmup) for v in args.vectorization},
+    }
+
+
 def ale_preprocessed(config, num_envs: int, steps: int) -> tuple[float, float, float]:
     from ale_py.vector_env import AtariVectorEnv
 
@@ -126,16 +142,16 @@ def ale_preprocessed(config, num_envs: int, steps: int) -> tuple[float, float, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--game", default="Breakout")
+    parser.add_argument("--game", default="Breakout", help="Atari game, or with --env gym a registered id")
     parser.add_argument("--steps", type=int, default=300, help="vector steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=20, help="untimed vector steps before each timing")
     parser.add_argument("--num-envs", type=int, default=8)
-    parser.add_argument("--env", choices=["atari", "crafter"], default="atari")
+    parser.add_argument("--env", choices=["atari", "crafter", "gym"], default="atari")
     parser.add_argument("--vectorization", nargs="+", choices=VECTORIZATIONS, default=list(VECTORIZATIONS),
                         help="how the envs stepped in Python are vectorised (env.vectorization)")
     args = parser.parse_args()
-    rows = crafter_rows(args) if args.env == "crafter" else atari_rows(args)
+    rows = {"atari": atari_rows, "crafter": crafter_rows, "gym": gym_rows}[args.env](args)
     title = "Crafter" if args.env == "crafter" else args.game
     print(f"{title}, {os.cpu_count()} CPU cores, median of {args.repeats} runs, agent steps/s summed over envs")
     runs = {name: [] for name in rows}
