@@ -113,6 +113,25 @@ def test_it_evaluates_and_reports(run, capsys):
     assert (row["env"], row["method"]) == ("Catch", "tiny") and row["mean"] == pytest.approx(scores["Catch"][0])
 
 
+def test_the_random_policy_is_evaluated_beside_the_run_and_reported_apart(run, tmp_path):
+    def random_returns(seed: int) -> list[float]:
+        out = tmp_path / f"random_{seed}.json"
+        assert main(["eval", "--policy", "random", str(run), "--episodes", "40", "--num-envs", "4",
+                     "--seed", str(seed), "--out", str(out)]) == 0
+        details = json.loads(out.read_text())["details"]
+        assert details["policy"] == "random" and details["checkpoint"] == "random policy"
+        return details["episode_returns"]
+
+    returns = random_returns(0)
+    assert returns == random_returns(0) and returns != random_returns(1)  # seeded
+    assert -1 < np.mean(returns) < 0.2  # Catch: +1 caught, -1 missed; a random paddle misses most balls
+    assert main(["eval", "--policy", "random", str(run), "--episodes", "2", "--num-envs", "1"]) == 0
+    (written,) = (run / "random_policy").glob("eval_*.json")  # beside the run's evaluations, not in eval/
+    assert main(["report", f"tiny={run}", f"random={written}", "--out", str(tmp_path / "report"), "--reps", "0"]) == 0
+    rows = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert sorted((row["method"], row["runs"]) for row in rows) == [("random", 1), ("tiny", 1)]
+
+
 @pytest.mark.parametrize("mode", ["-r", "-a", "-e"])
 def test_it_plays_headless(run, mode, tmp_path):
     out = tmp_path / "catch.mp4"

@@ -4,6 +4,9 @@ Full games (no life-loss ends, one no-op start, 108,000-frame limit), actions sa
 kind's test temperature (as its authors evaluate it; `iris info` lists them); by default 100
 episodes over 25 environments, as the authors' evaluation script. Writes the per-episode returns as
 JSON in the published score-file format (game -> [score of this run]) with the details beside.
+``--policy random`` plays the uniformly random policy under the same protocol, on a run folder's test
+env (or ``--env``'s), and writes RUN_DIR/random_policy/eval_TIME.json: beside the run's own evaluations,
+not among them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy sampling temperature (default: the agent kind's test temperature, "
                              "which iris info lists)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", choices=["agent", "random"], default="agent",
+                        help="random: the uniformly random policy under the same protocol (PATH, a run folder, "
+                             "or --env gives the env), the floor of learning curves")
     parser.add_argument("--device", default="auto")
 
 
@@ -39,19 +45,39 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
 
     protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed)
-    source = agent_source(args)
-    env_kind, env_config, run_dir = test_env_config(source, args.env)
-    out = args.out or (run_dir or Path(".")) / "eval" / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    random = args.policy == "random"
+    source = random_policy_source(args) if random else agent_source(args)
+    env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
+    folder = "random_policy" if random else "eval"
+    out = args.out or (run_dir or Path(".")) / folder / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     check_writable(out, "--out", folder=False)
-    agent = load_agent(source.path, device=args.device)
+    agent = None if random else load_agent(source.path, device=args.device)
     video_dir = out.parent / f"{out.stem}_videos" if args.video else None
-    result = evaluate(agent, env_kind, env_config, protocol, str(source.path), video_dir)
+    result = evaluate(agent, env_kind, env_config, protocol, "random policy" if random else str(source.path),
+                      video_dir)
     # The scores first: a failure to write them must not lose an evaluation that took hours.
     for line in summary_lines(result, env_kind.score_metric):
         print(line, flush=True)
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"scores -> {out}")
     return 0
+
+
+def random_policy_source(args: argparse.Namespace):
+    """Where the random policy plays: a run folder's test env, or the game of ``--env``."""
+    from iris_wm.commands.front_door import env_choice
+    from iris_wm.commands.pretrained import AgentSource
+    from iris_wm.envs import get_env_kind
+    from iris_wm.errors import IrisError
+
+    if args.pretrained is not None or args.agent is not None or args.temperature is not None:
+        raise IrisError("--policy random plays no agent: leave out --pretrained, --agent and --temperature")
+    if args.path is None:
+        if args.env is None:
+            raise IrisError("--policy random needs the env: a run folder as PATH, or --env GAME")
+        kind, game = env_choice(args.env)
+        return AgentSource(None, kind, game or get_env_kind(kind).config_class().id)
+    return AgentSource(Path(args.path), None, None)
 
 
 def test_env_config(source, game: str | None):
@@ -63,7 +89,7 @@ def test_env_config(source, game: str | None):
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config
 
-    path = source.path
+    path = source.path  # None: the random policy on --env's game
     if isinstance(path, Path) and not path.exists():
         raise IrisError(f"{path} does not exist; give a run folder, a checkpoint folder or a last.pt file")
     run_dir = path if isinstance(path, Path) and (path / RESOLVED_CONFIG).is_file() else None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class AgentSource:
-    path: Path | str  # a local path, or an hf:// reference
+    path: Path | str | None  # a local path, or an hf:// reference; None: no agent (iris eval --policy random)
     env_kind: str | None  # the published agent's environment kind; None: from the run folder or the default
     game: str | None  # the game it plays, unless --env says otherwise
 

@@ -17,6 +17,7 @@ from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.envs import EnvKind
 from iris_wm.errors import IrisError
+from iris_wm.evaluation.random_policy import RandomPolicy
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import CollectionConfig
 from iris_wm.training.media import EpisodeMediaDir
@@ -37,18 +38,20 @@ class EvalProtocol:
                             f"kind's test temperature")
 
 
-def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalProtocol, source: str,
+def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: EvalProtocol, source: str,
              video_dir: Path | None = None) -> dict[str, Any]:
     """Play ``protocol.episodes`` test episodes -> ``{game: [score], "details": {...}}``, where the
-    score is the env kind's ``score_metric`` (else the mean return)."""
+    score is the env kind's ``score_metric`` (else the mean return). ``agent`` None: the random policy."""
     env = env_kind.make_vector_env(env_config, min(protocol.num_envs, protocol.episodes), protocol.seed)
     num_actions = int(env.single_action_space.n)
-    if num_actions != agent.num_actions:
+    if agent is None:
+        agent = RandomPolicy(num_actions, protocol.seed)
+    elif num_actions != agent.num_actions:
         env.close()
         raise IrisError(f"{env_config.id} has {num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
     action_names = env_kind.action_names(env_config)
-    temperature = policy_temperature(agent, protocol.temperature)
+    temperature = 1.0 if isinstance(agent, RandomPolicy) else policy_temperature(agent, protocol.temperature)
     videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
     dataset = EpisodeDataset(None, "eval")
 
@@ -66,7 +69,7 @@ def evaluate(agent: Agent, env_kind: EnvKind, env_config: Any, protocol: EvalPro
     returns = [episode.metrics()["episode_return"] for episode in episodes]
     details = {"checkpoint": source, "episodes": len(returns), "mean": float(np.mean(returns)),
                "std": float(np.std(returns)), "episode_returns": returns, "temperature": temperature,
-               "seed": protocol.seed}
+               "seed": protocol.seed, "policy": agent.kind}
     # What the env kind measures beyond the return (Crafter: achievement counts and the score).
     finals = [episode.final_extras() for episode in episodes]
     details |= {f"episode_{name}": [final[name].tolist() for final in finals] for name in finals[0]}
