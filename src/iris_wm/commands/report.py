@@ -36,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="with --out, skip the PNG figures")
     parser.add_argument("--reference", action="append", default=[], metavar="random=FILE|expert=FILE",
                         help="any env: reference scores {env: [score]}; with both, scores are normalised as "
-                             "(score - random) / (expert - random)")
+                             "(score - random) / (expert - random); with --curves, NAME=FILE draws a line")
+    parser.add_argument("--curves", action="store_true",
+                        help="learning curves of run folders (or folders of runs): test return against env steps, "
+                             "median and interquartile band over the runs of each method")
 
 
 def _split_name(argument: str) -> tuple[str | None, Path]:
@@ -99,6 +102,32 @@ def _report_kind(args: argparse.Namespace, inputs: list, options):
     return next(iter(kinds.values()))
 
 
+def _curves(inputs: list, options):
+    """The learning-curve view, with each env's reference returns: its family's (the random policy, published
+    agents) and the --reference files'."""
+    from iris_wm.envs import get_env_kind
+    from iris_wm.errors import IrisError
+    from iris_wm.evaluation.curves import curves_report, method_curves
+    from iris_wm.scores.files import read_score_file
+
+    if not inputs:
+        raise IrisError("--curves needs run folders (or folders of runs) to draw")
+    curves = method_curves(inputs, options)
+    references: dict[str, dict[str, float]] = {curve.env: {} for curve in curves}
+    for curve in curves:
+        try:
+            kind = get_env_kind(curve.family)
+        except IrisError:  # a family not installed here: its runs still have curves, without its references
+            continue
+        if kind.reference_returns is not None:
+            references[curve.env].update(kind.reference_returns(curve.env))
+    for name, path in options.references.items():
+        for env, runs in read_score_file(path, None).games.items():
+            if env in references:
+                references[env][name] = sum(runs) / len(runs)
+    return curves_report(curves, references)
+
+
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
     from iris_wm.errors import IrisError
@@ -112,8 +141,11 @@ def run(args: argparse.Namespace) -> int:
         if not path.exists():
             raise IrisError(f"{path} does not exist; pass a score file, a run folder or a family's stats file")
     options = _options(args)
-    kind = None if args.reference else _report_kind(args, inputs, options)
-    report = (kind.report if kind is not None and kind.report is not None else returns.report)(inputs, options)
+    if args.curves:
+        report = _curves(inputs, options)
+    else:
+        kind = None if args.reference else _report_kind(args, inputs, options)
+        report = (kind.report if kind is not None and kind.report is not None else returns.report)(inputs, options)
     print(report.terminal)
     if args.out is not None:
         for path in write_report(report, args.out, figures=not args.no_figures):

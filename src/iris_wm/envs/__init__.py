@@ -49,6 +49,9 @@ class EnvKind:
     claims_scores: Callable[[Path, ReportOptions], bool] | None = None
     report: Callable[[list[Input], ReportOptions], Report] | None = None
     game_sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # iris benchmark --games NAME
+    # id -> {name: a reference policy's test return} (the random policy's, published agents'), drawn as lines
+    # on the learning curves of iris report --curves
+    reference_returns: Callable[[str], dict[str, float]] | None = None
 
 
 def lazy(module: str, name: str) -> Callable:

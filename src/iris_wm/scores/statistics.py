@@ -1,4 +1,5 @@
-"""Aggregate metrics of Atari 100k scores, as defined by Agarwal et al. (2021) and rliable.
+"""Statistics of scores over runs: the aggregate metrics of Agarwal et al. (2021) and rliable over a
+(runs, games) matrix, and bootstrap intervals.
 
 Scores are matrices of shape (runs, games), human-normalised. The point estimates are plain
 numpy (exact, deterministic, no optional dependency); ``tests/evaluation`` checks them against
@@ -142,6 +143,11 @@ def profile_intervals(
 def mean_interval(runs: np.ndarray, reps: int = 50_000, seed: int = 0) -> np.ndarray:
     """95 % bootstrap percentile interval of the mean of one env's runs (runs,): shape (2,)."""
     return _interval(runs[:, None], lambda s: np.array([s.mean()]), reps, seed)[:, 0]
+
+
+def median_interval(runs: np.ndarray, reps: int = 50_000, seed: int = 0) -> np.ndarray:
+    """95 % bootstrap percentile interval of the median of one env's runs (runs,): shape (2,)."""
+    return _interval(runs[:, None], lambda s: np.array([np.median(s)]), reps, seed)[:, 0]
 
 
 def improvement_interval(scores_x: np.ndarray, scores_y: np.ndarray, reps: int = 1_000, seed: int = 0) -> np.ndarray:

@@ -57,4 +57,5 @@ register_env_kind(EnvKind(
     claims_scores=lazy("iris_wm.envs.atari.report", "claims"),
     report=report,
     game_sets={"atari26": ATARI_100K_GAMES},
+    reference_returns=lazy("iris_wm.envs.atari.scores", "reference_returns"),
 ))

@@ -96,3 +96,20 @@ def load_baseline(name: str) -> MethodScores:
     baseline = BASELINES[key]
     method = read_score_file(_data_file(baseline.file), list(ATARI_100K_GAMES))
     return MethodScores(baseline.display, method.games, method.kind, f"bundled {key} ({baseline.source})")
+
+
+CURVE_BASELINES = ("IRIS", "DELTA_IRIS")  # the published agents drawn beside learning curves
+
+
+def reference_returns(game: str) -> dict[str, float]:
+    """The random policy's score of ``game`` and the published IRIS and Δ-IRIS mean final scores (raw game
+    scores, as test returns are); empty for a game outside Atari 100k."""
+    references = load_references()
+    if game not in references.random:
+        return {}
+    returns = {"random policy": references.random[game]}
+    for key in CURVE_BASELINES:
+        runs = load_baseline(key).games.get(game)
+        if runs:
+            returns[f"{BASELINES[key].display} (published)"] = sum(runs) / len(runs)
+    return returns
