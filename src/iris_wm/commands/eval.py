@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy sampling temperature (default: the agent kind's test temperature, "
                              "which iris info lists)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--world-model", action="store_true",
+                        help="also measure the world model's open-loop prediction error on the episodes played: "
+                             "frame error, reward and end accuracy per imagined step (a table and a figure)")
+    parser.add_argument("--horizon", type=int, default=10, help="with --world-model: imagined steps (default 10)")
+    parser.add_argument("--segments", type=int, default=256,
+                        help="with --world-model: segments of the episodes measured (default 256)")
     parser.add_argument("--policy", choices=["agent", "random"], default="agent",
                         help="random: the uniformly random policy under the same protocol (PATH, a run folder, "
                              "or --env gives the env), the floor of learning curves")
@@ -42,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import atomic_write_text, check_writable
     from iris_wm.checkpoint import load_agent
     from iris_wm.commands.pretrained import agent_source
+    from iris_wm.errors import IrisError
     from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
 
-    protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed)
     random = args.policy == "random"
+    if random and args.world_model:
+        raise IrisError("--world-model measures an agent's world model; the random policy has none")
+    protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed,
+                            args.horizon if args.world_model else 0, args.segments)
     source = random_policy_source(args) if random else agent_source(args)
     env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
     folder = "random_policy" if random else "eval"
@@ -60,7 +70,27 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"scores -> {out}")
+    if args.world_model:
+        print_prediction(result["details"]["prediction"], out.with_name(f"{out.stem}_prediction.png"))
     return 0
+
+
+def print_prediction(prediction: dict | None, figure: Path) -> None:
+    """The world model's error per horizon, as a table and a figure."""
+    import numpy as np
+
+    from iris_wm.training.prediction import PredictionError, prediction_figure
+
+    if prediction is None:
+        print("world model: no episode was long enough to measure its predictions; play more or longer episodes")
+        return
+    error = PredictionError(**{name: np.array(values) for name, values in prediction.items()})
+    print("world model, open loop from real context frames, real actions:")
+    print("horizon  frame MSE  reward sign acc.  end acc.  steps")
+    for h, mse, reward, end, count in zip(error.horizons, error.frame_mse, error.reward_accuracy,
+                                          error.end_accuracy, error.segments, strict=True):
+        print(f"{h:>7}  {mse:>9.5f}  {reward:>16.3f}  {end:>8.3f}  {count:>5}")
+    print(f"figure -> {prediction_figure({'world model': error}, figure)}")
 
 
 def random_policy_source(args: argparse.Namespace):

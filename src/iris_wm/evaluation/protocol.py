@@ -21,6 +21,7 @@ from iris_wm.evaluation.random_policy import RandomPolicy
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import CollectionConfig
 from iris_wm.training.media import EpisodeMediaDir
+from iris_wm.training.prediction import open_loop_error
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,16 @@ class EvalProtocol:
     num_envs: int = 25
     temperature: float | None = None  # None: the agent kind's test temperature
     seed: int = 0
+    # The world model's open-loop prediction error on the episodes played, up to this many imagined steps
+    # (0: not measured), over this many segments of them (iris_wm.training.prediction).
+    prediction_horizon: int = 0
+    prediction_segments: int = 256
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.num_envs < 1:
             raise IrisError("--episodes and --num-envs must be at least 1")
+        if self.prediction_horizon < 0 or self.prediction_segments < 1:
+            raise IrisError("--horizon must be at least 1 and --segments at least 1")
         if self.temperature is not None and not self.temperature > 0:
             raise IrisError(f"--temperature must be positive, got {self.temperature}; leave it out for the agent "
                             f"kind's test temperature")
@@ -75,6 +82,10 @@ def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: 
     details |= {f"episode_{name}": [final[name].tolist() for final in finals] for name in finals[0]}
     if env_kind.episode_metrics:
         details |= env_kind.episode_metrics(finals)
+    if protocol.prediction_horizon:
+        error = open_loop_error(agent, dataset, protocol.prediction_horizon, protocol.prediction_segments,
+                                np.random.default_rng(protocol.seed))
+        details["prediction"] = error.as_json() if error is not None else None
     score = details[env_kind.score_metric] if env_kind.score_metric else float(np.mean(returns))
     return {env_config.id: [score], "details": details}
 

@@ -1,5 +1,6 @@
 """Evaluation during training: each phase's loss on the test episodes, imagined rollouts (saved as
-videos, and their metrics logged, which the original forgot), and a reconstruction grid."""
+videos, and their metrics logged, which the original forgot), the world model's open-loop prediction
+error, and a reconstruction grid."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from iris_wm.models.losses import Losses
 from iris_wm.training.config import EvaluationConfig
 from iris_wm.training.interrupt import check_stop
 from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
+from iris_wm.training.prediction import PredictionError, open_loop_error, prediction_figure
+
+PREDICTION_EPOCHS_DRAWN = 5  # the figure of the prediction error shows the latest evaluations
 
 
 class Evaluator:
@@ -28,6 +32,8 @@ class Evaluator:
         self.reconstructions_dir = run_dir / "media" / "reconstructions"
         self.imagination_media = EpisodeMediaDir(run_dir / "media" / "episodes" / "imagination",
                                                  keep=config.imagination_episodes_to_save)
+        self.prediction_png = run_dir / "media" / "prediction_error.png"
+        self.predictions: dict[str, PredictionError] = {}
 
     @torch.no_grad()
     def evaluate(self, epoch: int) -> dict[str, float | torch.Tensor]:
@@ -41,6 +47,9 @@ class Evaluator:
         for phase in started:
             if phase.uses_imagination:
                 metrics |= self.inspect_imagination(epoch, phase)
+        learnt = [phase for phase in self.phases if not phase.uses_imagination]  # what imagination is made of
+        if self.config.prediction_horizon and all(phase in started for phase in learnt):
+            metrics |= self.measure_prediction(epoch)
         if self.config.save_reconstructions and self.dataset.num_episodes > 0:
             self.save_reconstructions(epoch)
         return metrics
@@ -64,6 +73,18 @@ class Evaluator:
         returns = [e.metrics()["episode_return"] for e in episodes]
         return {"imagination/return": float(np.mean(returns)),
                 "imagination/episode_length": float(np.mean([len(e) for e in episodes]))}
+
+    def measure_prediction(self, epoch: int) -> dict[str, float]:
+        # Its own generator: the run's draws (and so its numbers) are the same with or without it.
+        rng = np.random.default_rng(epoch)
+        error = open_loop_error(self.agent, self.dataset, self.config.prediction_horizon,
+                                self.config.prediction_segments, rng)
+        if error is None:
+            return {}
+        self.predictions[f"epoch {epoch}"] = error
+        latest = dict(list(self.predictions.items())[-PREDICTION_EPOCHS_DRAWN:])
+        prediction_figure(latest, self.prediction_png)
+        return error.metrics()
 
     def save_reconstructions(self, epoch: int) -> None:
         batch = self.dataset.sample_batch(3, self.agent.context_length, self.rng)

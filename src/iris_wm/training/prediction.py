@@ -1,0 +1,97 @@
+"""The world model's open-loop prediction error on held-out episodes, for every agent kind alike: from real
+context frames, the world model imagines h = 1..H steps ahead given the real actions, and each imagined
+step is compared with the real one (the frame's mean squared error per pixel, and whether the reward's sign
+and the end are right). The world model predicts its most likely tokens (no sampling), so the error measures
+the model and not the draw; native, Δ and LM world models are measured on equal footing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from iris_wm.agents.base import Agent
+from iris_wm.data.dataset import EpisodeDataset
+
+
+@dataclass
+class PredictionError:
+    horizons: np.ndarray  # (H,) 1..H
+    frame_mse: np.ndarray  # (H,) mean squared error per pixel, frames in [0, 1]
+    reward_accuracy: np.ndarray  # (H,) the predicted reward's sign is the real one's
+    end_accuracy: np.ndarray  # (H,) the predicted end is the real one
+    segments: np.ndarray  # (H,) real steps measured at each horizon (episodes end, horizons thin out)
+
+    def metrics(self, prefix: str = "prediction") -> dict[str, float]:
+        """The error at the first and last horizon, for the run's metrics."""
+        out = {}
+        for index in sorted({0, len(self.horizons) - 1}):
+            h = int(self.horizons[index])
+            out |= {f"{prefix}/frame_mse_h{h}": float(self.frame_mse[index]),
+                    f"{prefix}/reward_accuracy_h{h}": float(self.reward_accuracy[index]),
+                    f"{prefix}/end_accuracy_h{h}": float(self.end_accuracy[index])}
+        return out
+
+    def as_json(self) -> dict[str, list]:
+        return {name: getattr(self, name).tolist() for name in
+                ("horizons", "frame_mse", "reward_accuracy", "end_accuracy", "segments")}
+
+
+def most_likely(logits: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(dim=-1)
+
+
+@torch.no_grad()
+def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_segments: int,
+                    rng: np.random.Generator) -> PredictionError | None:
+    """Over ``num_segments`` segments of ``dataset``'s episodes: ``agent.burn_in`` real frames of context and
+    the frame imagination starts from, then up to ``horizon`` imagined steps (fewer where the context holds
+    fewer). None when no episode is long enough."""
+    context = agent.burn_in
+    env = agent.make_imagination(sampler=most_likely)
+    batch = dataset.sample_batch(num_segments, context + 1 + horizon, rng).to(agent.device)
+    frames = env.reset_from_past(batch.observations[:, : context + 1], batch.actions[:, :context])
+    real_frames = batch.observations.float()
+    alive = batch.mask_padding[:, context].clone()  # (B,) the start is a real frame and no end came since
+    if not alive.any():
+        return None
+    rows = []
+    for h in range(1, min(horizon, env.steps_left) + 1):
+        t = context + h - 1  # the step whose action leads to frame t + 1
+        frames, rewards, ends = env.step(batch.actions[:, t])
+        steps = alive & batch.mask_padding[:, t]
+        with_frame = steps & batch.mask_padding[:, t + 1]  # an episode's last step has no next frame stored
+        if not steps.any():
+            break
+        mse = ((frames.float() - real_frames[:, t + 1]) ** 2).flatten(1).mean(dim=1)
+        rows.append((h, mse[with_frame].mean().item() if with_frame.any() else float("nan"),
+                     (rewards.sign() == batch.rewards[:, t].sign())[steps].float().mean().item(),
+                     (ends.bool() == batch.ends[:, t].bool())[steps].float().mean().item(), int(steps.sum())))
+        alive &= ~batch.ends[:, t].bool()
+    if not rows:
+        return None
+    horizons, mse, rewards, ends, counts = (np.array(column) for column in zip(*rows, strict=True))
+    return PredictionError(horizons, mse, rewards, ends, counts)
+
+
+def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
+    """Frame error, reward and end accuracy against the horizon, one line per label (an epoch, a kind)."""
+    from iris_wm.scores import plots
+
+    figure = plots.new_figure(11, 3.2)
+    axes = figure.subplots(1, 3)
+    panels = (("frame_mse", "frame MSE per pixel"), ("reward_accuracy", "reward sign accuracy"),
+              ("end_accuracy", "end accuracy"))
+    for index, (label, error) in enumerate(errors.items()):
+        for axis, (name, _) in zip(axes, panels, strict=True):
+            axis.plot(error.horizons, getattr(error, name), marker="o", markersize=3, color=plots.color(index),
+                      label=label)
+    for axis, (_, title) in zip(axes, panels, strict=True):
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel("horizon (imagined steps)")
+        plots.style(axis)
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    return plots.save(figure, path)
