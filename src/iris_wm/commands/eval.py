@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="policy sampling temperature (default: the agent kind's test temperature, "
                              "which iris info lists)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--world-model", action="store_true",
+    parser.add_argument("--world-model", dest="prediction", action="store_true",
                         help="also measure the world model's open-loop prediction error on the episodes played: "
                              "frame error, reward and end accuracy per imagined step (a table and a figure)")
     parser.add_argument("--horizon", type=int, default=10, help="with --world-model: imagined steps (default 10)")
@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
 
     random = args.policy == "random"
-    if random and args.world_model:
+    if random and args.prediction:
         raise IrisError("--world-model measures an agent's world model; the random policy has none")
     protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed,
-                            args.horizon if args.world_model else 0, args.segments)
+                            args.horizon if args.prediction else 0, args.segments)
     source = random_policy_source(args) if random else agent_source(args)
     env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
     folder = "random_policy" if random else "eval"
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, flush=True)
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"scores -> {out}")
-    if args.world_model:
+    if args.prediction:
         print_prediction(result["details"]["prediction"], out.with_name(f"{out.stem}_prediction.png"))
     return 0
 
