@@ -114,10 +114,14 @@ class GymEnvConfig:
 
 
 def import_registering_module(name: str) -> None:
-    """Import ``name``, looking in the working folder too: the ``iris`` command's own folder is on
-    Python's path, not the one a user runs it from, where their env's module usually is."""
-    if os.getcwd() not in sys.path and importlib.util.find_spec(name.partition(".")[0]) is None:
-        sys.path.append(os.getcwd())
+    """Import ``name``, from the working folder first where it is there: the ``iris`` command's own folder
+    is on Python's path, not the one a user runs it from, where their env's module usually is (and an
+    installed package of the same top-level name, such as a stray ``tests``, must not hide it)."""
+    here, top = os.getcwd(), name.partition(".")[0]
+    if os.path.isdir(os.path.join(here, top)) or os.path.isfile(os.path.join(here, f"{top}.py")):
+        sys.path.insert(0, here)
+    elif here not in sys.path and importlib.util.find_spec(top) is None:
+        sys.path.append(here)
     try:
         importlib.import_module(name)
     except Exception as error:  # any failure of a user's module: its own words, one line
