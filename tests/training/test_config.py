@@ -77,3 +77,24 @@ def test_a_resumed_run_keeps_the_datasets_ram_cap_and_episode_ids(tmp_path):
     assert resumed.train_dataset.step_cap == 123 and resumed.test_dataset.num_seen_episodes == 7
     # the envs restart with a new seed, so that the resumed run does not replay its first episodes
     assert resumed.train_collector.seed == trainer.train_collector.seed + 1_000
+
+
+def test_every_preset_composes_for_each_kind_it_has_a_part_for():
+    """A preset's parts (shared, agent kinds', env families') fit together, e.g. preset=learn-minigrid."""
+    from pathlib import Path
+
+    import iris_wm
+    from iris_wm.training.hydra_app import preset_parts
+
+    shared = Path(iris_wm.__file__).parent / "config" / "preset"
+    for preset in sorted(path.stem for path in shared.glob("*.yaml")):
+        parts = preset_parts(preset)
+        for agent in parts["agent"] or {"iris"}:
+            for env in parts["env"] or {"atari"}:
+                game = ["env.id=Pong"] if env == "atari" else []
+                try:
+                    config = compose_config([f"agent={agent}", f"env={env}", f"preset={preset}", *game])
+                except IrisError as error:  # a value the user must give (the LM of iris-lm's paper preset)
+                    assert "is required" in str(error), (preset, agent, env, error)
+                    continue
+                assert config.agent.kind == agent and config.env.kind == env, preset
