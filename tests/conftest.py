@@ -12,3 +12,9 @@ import torch
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def pytest_collection_modifyitems(items):
+    """The longest test (tests/learning, a few minutes of training) first: one worker runs it while the
+    other takes the rest, instead of its minutes coming after everything else."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/learning/"))

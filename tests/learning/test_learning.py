@@ -23,6 +23,7 @@ SETTINGS = [
     # nothing the assertion does not need
     "logger.tensorboard=false", "evaluation.save_reconstructions=false", "evaluation.imagination_episodes_to_save=0",
     "collection.test.num_episodes_to_save=0", "collection.train.num_episodes_to_save=0",
+    "evaluation.prediction_horizon=0",
 ]
 
 
