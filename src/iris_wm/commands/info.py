@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 from importlib import metadata
 
-# extra -> distributions it installs that iris-wm imports
-EXTRAS = {
-    "atari": ["gymnasium", "ale-py"],
-    "crafter": ["crafter"],
-    "play": ["pygame", "imageio", "imageio-ffmpeg"],
-    "lm": ["transformers", "peft"],
-    "report": ["rliable", "matplotlib"],
-    "logging": ["wandb"],
-    "cluster": ["submitit", "hydra-submitit-launcher", "ray"],
-    "hub": ["huggingface_hub"],
-    "gym": ["gymnasium", "array-api-compat"],
-    "minigrid": ["minigrid"],
-    "box2d": ["box2d"],
-}
+DEVELOPMENT_EXTRAS = ("dev",)  # tools for working on iris-wm, not parts of it
+
+
+def optional_parts() -> dict[str, list[str]]:
+    """extra -> the distributions it installs, as the installed package's metadata (pyproject.toml) says."""
+    try:
+        requirements = metadata.requires("iris-wm") or []
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return {}
+    parts: dict[str, list[str]] = {}
+    for requirement in requirements:
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", requirement)
+        if extra and extra.group(1) not in DEVELOPMENT_EXTRAS:
+            parts.setdefault(extra.group(1), []).append(re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0))
+    return parts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     for name, kind in ENV_KINDS.records().items():
         print(f"  {name:<12} {kind.description}")
     print("optional parts:")
-    for extra, distributions in EXTRAS.items():
+    for extra, distributions in optional_parts().items():
         versions = {name: version_of(name) for name in distributions}
         missing = [name for name, version in versions.items() if version is None]
         state = (", ".join(f"{n} {v}" for n, v in versions.items()) if not missing
