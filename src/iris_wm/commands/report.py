@@ -108,23 +108,22 @@ def _curves(inputs: list, options):
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
     from iris_wm.evaluation.curves import curves_report, method_curves
-    from iris_wm.scores.files import read_score_file
+    from iris_wm.scores.returns import mean_scores
 
     if not inputs:
         raise IrisError("--curves needs run folders (or folders of runs) to draw")
     curves = method_curves(inputs, options)
-    references: dict[str, dict[str, float]] = {curve.env: {} for curve in curves}
-    for curve in curves:
+    references: dict[str, dict[str, float]] = {}
+    for env, family in dict.fromkeys((curve.env, curve.family) for curve in curves):
         try:
-            kind = get_env_kind(curve.family)
+            kind = get_env_kind(family)
         except IrisError:  # a family not installed here: its runs still have curves, without its references
-            continue
-        if kind.reference_returns is not None:
-            references[curve.env].update(kind.reference_returns(curve.env))
+            kind = None
+        references[env] = kind.reference_returns(env) if kind and kind.reference_returns else {}
     for name, path in options.references.items():
-        for env, runs in read_score_file(path, None).games.items():
+        for env, score in mean_scores(path).items():
             if env in references:
-                references[env][name] = sum(runs) / len(runs)
+                references[env][name] = score
     return curves_report(curves, references)
 
 

@@ -17,7 +17,7 @@ import yaml
 from iris_wm.errors import IrisError
 from iris_wm.scores import plots
 from iris_wm.scores import statistics as stats
-from iris_wm.scores.report import Input, Report, ReportOptions
+from iris_wm.scores.report import Input, Report, ReportOptions, fixed_width, markdown_page
 from iris_wm.training.hydra_app import RESOLVED_CONFIG
 from iris_wm.training.metrics_logger import METRICS_FILE, read_metrics
 
@@ -83,9 +83,9 @@ def _summarise(env: str, method: str, runs: list[RunCurve], options: ReportOptio
     interval = None
     if options.reps and len(runs) > 1:
         interval = tuple(float(v) for v in stats.median_interval(finals, options.reps, options.seed))
-    return MethodCurve(env, runs[0].family, method, steps, np.array([np.median(v) for v in at]),
-                       np.array([np.percentile(v, 25) for v in at]), np.array([np.percentile(v, 75) for v in at]),
-                       finals, int(min(run.steps[-1] for run in runs)), interval)
+    low, median, high = np.array([np.percentile(values, (25, 50, 75)) for values in at]).T  # (points,) each
+    return MethodCurve(env, runs[0].family, method, steps, median, low, high, finals,
+                       int(min(run.steps[-1] for run in runs)), interval)
 
 
 def curves_report(curves: list[MethodCurve], references: dict[str, dict[str, float]]) -> Report:
@@ -94,7 +94,10 @@ def curves_report(curves: list[MethodCurve], references: dict[str, dict[str, flo
     header = ["Env", "Method", "runs", "env steps", "final median [95% CI]", *names]
     body = [[c.env, c.method, str(len(c.finals)), str(c.final_steps), _final(c),
              *(_number(references.get(c.env, {}).get(name)) for name in names)] for c in curves]
-    return Report(_terminal(header, body), _markdown(header, body), _json(curves, references),
+    note = ("Test return against env steps; the final median over runs of each run's last test return, with the "
+            "95 % percentile-bootstrap interval of that median; reference returns beside.")
+    return Report(fixed_width(header, body), markdown_page("Learning curves", note, header, body),
+                  _json(curves, references),
                   lambda folder: [curves_figure(curves, references, folder / "learning_curves.png")])
 
 
@@ -105,20 +108,6 @@ def _final(curve: MethodCurve) -> str:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
-
-
-def _terminal(header: list[str], body: list[list[str]]) -> str:
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-                     for line in [header, *body])
-
-
-def _markdown(header: list[str], body: list[list[str]]) -> str:
-    lines = ["# Learning curves", "",
-             "Test return against env steps; the final median over runs of each run's last test return, with "
-             "the 95 % percentile-bootstrap interval of that median; reference returns beside.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in body]) + "\n"
 
 
 def _json(curves: list[MethodCurve], references: dict[str, dict[str, float]]) -> dict:

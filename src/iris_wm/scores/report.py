@@ -40,6 +40,19 @@ class Report:
     draw: Callable[[Path], list[Path]] = lambda folder: []  # folder -> the figures it wrote there
 
 
+def fixed_width(header: list[str], body: list[list[str]]) -> str:
+    """A table for the terminal: columns padded to their widest cell."""
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+                     for line in [header, *body])
+
+
+def markdown_page(title: str, note: str, header: list[str], body: list[list[str]]) -> str:
+    """A Markdown page: a title, a note of what the numbers are, and the table."""
+    lines = [f"# {title}", "", note, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in body]) + "\n"
+
+
 def write_report(report: Report, out: Path, figures: bool = True) -> list[Path]:
     """report.md, report.json and (unless ``figures`` is off) the figures under ``out/figures``."""
     out.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from iris_wm.errors import IrisError
 from iris_wm.scores import plots
 from iris_wm.scores import statistics as metrics
 from iris_wm.scores.files import MethodScores, pool, read_score_file, read_scores
-from iris_wm.scores.report import Input, Report, ReportOptions
+from iris_wm.scores.report import Input, Report, ReportOptions, fixed_width, markdown_page
 
 REFERENCE_NAMES = ("random", "expert")
 
@@ -41,8 +41,12 @@ def load_references(files: dict[str, Path]) -> dict[str, dict[str, float]]:
         raise IrisError(f"--reference {unknown[0]}=FILE: this report normalises by random=FILE and expert=FILE")
     if files and set(files) != set(REFERENCE_NAMES):
         raise IrisError("normalising needs both --reference random=FILE and --reference expert=FILE")
-    return {name: {env: float(np.mean(runs)) for env, runs in read_score_file(path, None).games.items()}
-            for name, path in files.items()}
+    return {name: mean_scores(path) for name, path in files.items()}
+
+
+def mean_scores(path: Path) -> dict[str, float]:
+    """A reference file ``{env: [score, ...]}`` (any score file) -> each env's mean score."""
+    return {env: float(np.mean(runs)) for env, runs in read_score_file(path, None).games.items()}
 
 
 def normalise(value: float, env: str, references: dict[str, dict[str, float]]) -> float:
@@ -90,17 +94,12 @@ def table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
 
 
 def to_terminal(rows: list[Row]) -> str:
-    header, body = table(rows)
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-                     for line in [header, *body])
+    return fixed_width(*table(rows))
 
 
 def to_markdown(rows: list[Row]) -> str:
-    header, body = table(rows)
-    lines = ["# Scores", "", "Mean over runs, with the 95 % percentile bootstrap interval of the mean.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(line) + " |" for line in body]) + "\n"
+    return markdown_page("Scores", "Mean over runs, with the 95 % percentile bootstrap interval of the mean.",
+                         *table(rows))
 
 
 def to_json(rows: list[Row]) -> list[dict]:
