@@ -52,28 +52,31 @@ def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_seg
     context = agent.burn_in
     env = agent.make_imagination(sampler=most_likely)
     batch = dataset.sample_batch(num_segments, context + 1 + horizon, rng).to(agent.device)
-    frames = env.reset_from_past(batch.observations[:, : context + 1], batch.actions[:, :context])
-    real_frames = batch.observations.float()
+    env.reset_from_past(batch.observations[:, : context + 1], batch.actions[:, :context])
     alive = batch.mask_padding[:, context].clone()  # (B,) the start is a real frame and no end came since
-    if not alive.any():
-        return None
-    rows = []
+    totals = []  # per horizon, on the device until the end: one read, not several per step
     for h in range(1, min(horizon, env.steps_left) + 1):
         t = context + h - 1  # the step whose action leads to frame t + 1
         frames, rewards, ends = env.step(batch.actions[:, t])
         steps = alive & batch.mask_padding[:, t]
         with_frame = steps & batch.mask_padding[:, t + 1]  # an episode's last step has no next frame stored
-        if not steps.any():
-            break
-        mse = ((frames.float() - real_frames[:, t + 1]) ** 2).flatten(1).mean(dim=1)
-        rows.append((h, mse[with_frame].mean().item() if with_frame.any() else float("nan"),
-                     (rewards.sign() == batch.rewards[:, t].sign())[steps].float().mean().item(),
-                     (ends.bool() == batch.ends[:, t].bool())[steps].float().mean().item(), int(steps.sum())))
-        alive &= ~batch.ends[:, t].bool()
-    if not rows:
+        mse = ((frames.float() - batch.observations[:, t + 1].float()) ** 2).flatten(1).mean(dim=1)
+        real_ends = batch.ends[:, t].bool()
+        totals.append(torch.stack([(mse * with_frame).sum(), with_frame.sum(),
+                                   ((rewards.sign() == batch.rewards[:, t].sign()) & steps).sum(),
+                                   ((ends.bool() == real_ends) & steps).sum(), steps.sum()]).double())
+        alive &= ~real_ends
+    if not totals:
         return None
-    horizons, mse, rewards, ends, counts = (np.array(column) for column in zip(*rows, strict=True))
-    return PredictionError(horizons, mse, rewards, ends, counts)
+    mse_sum, frame_count, reward_hits, end_hits, count = torch.stack(totals).cpu().numpy().T  # (H,) each
+    measured = int(np.argmin(count > 0)) if (count == 0).any() else len(count)  # up to the first empty horizon
+    if measured == 0:
+        return None
+    cut = slice(0, measured)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a horizon whose steps all ended has no frame: nan
+        mse = mse_sum[cut] / frame_count[cut]
+    return PredictionError(np.arange(1, measured + 1), mse, reward_hits[cut] / count[cut], end_hits[cut] / count[cut],
+                           count[cut].astype(np.int64))
 
 
 def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
