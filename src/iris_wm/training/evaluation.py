@@ -48,9 +48,10 @@ class Evaluator:
             if phase.uses_imagination:
                 metrics |= self.inspect_imagination(epoch, phase)
         learnt = [phase for phase in self.phases if not phase.uses_imagination]  # what imagination is made of
-        if self.config.prediction_horizon and all(phase in started for phase in learnt):
+        has_episodes = self.dataset.num_episodes > 0
+        if self.config.prediction_horizon and has_episodes and all(phase in started for phase in learnt):
             metrics |= self.measure_prediction(epoch)
-        if self.config.save_reconstructions and self.dataset.num_episodes > 0:
+        if self.config.save_reconstructions and has_episodes:
             self.save_reconstructions(epoch)
         return metrics
 
@@ -82,8 +83,8 @@ class Evaluator:
         if error is None:
             return {}
         self.predictions[f"epoch {epoch}"] = error
-        latest = dict(list(self.predictions.items())[-PREDICTION_EPOCHS_DRAWN:])
-        prediction_figure(latest, self.prediction_png)
+        self.predictions = dict(list(self.predictions.items())[-PREDICTION_EPOCHS_DRAWN:])
+        prediction_figure(self.predictions, self.prediction_png)
         return error.metrics()
 
     def save_reconstructions(self, epoch: int) -> None:
