@@ -52,13 +52,14 @@ def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: 
     env = env_kind.make_vector_env(env_config, min(protocol.num_envs, protocol.episodes), protocol.seed)
     num_actions = int(env.single_action_space.n)
     if agent is None:
-        agent = RandomPolicy(num_actions, protocol.seed)
+        agent, temperature = RandomPolicy(num_actions, protocol.seed), 1.0  # its draws ignore the temperature
     elif num_actions != agent.num_actions:
         env.close()
         raise IrisError(f"{env_config.id} has {num_actions} actions but the agent was trained with "
                         f"{agent.num_actions}; pass the game it was trained on with --env")
+    else:
+        temperature = policy_temperature(agent, protocol.temperature)
     action_names = env_kind.action_names(env_config)
-    temperature = 1.0 if isinstance(agent, RandomPolicy) else policy_temperature(agent, protocol.temperature)
     videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
     dataset = EpisodeDataset(None, "eval")
 
