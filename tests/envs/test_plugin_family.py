@@ -117,13 +117,16 @@ def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(
     last = read_metrics(run)[-1]
     horizons = sorted(int(key.rpartition("_h")[2]) for key in last if key.startswith("prediction/frame_mse_h"))
     assert horizons[0] == 1 and 0 <= last["prediction/frame_mse_h1"] <= 1
+    assert 0 <= last["prediction/token_accuracy_h1"] <= 1  # IRIS's tokens
     assert (run / "media" / "prediction_error.png").stat().st_size > 0
     out = tmp_path / "wm.json"
     assert main(["eval", str(run), "--episodes", "4", "--num-envs", "2", "--world-model", "--horizon", "3",
                  "--out", str(out)]) == 0
     prediction = json.loads(out.read_text())["details"]["prediction"]
     assert prediction["horizons"] == [1, 2, 3] and all(0 <= a <= 1 for a in prediction["reward_accuracy"])
-    assert "horizon  frame MSE" in capsys.readouterr().out and (tmp_path / "wm_prediction.png").is_file()
+    tokens = np.array(prediction["token_accuracy"], dtype=float)  # nan where no frame followed (episodes' ends)
+    assert len(tokens) == 3 and 0 <= np.nanmin(tokens) <= np.nanmax(tokens) <= 1
+    assert "horizon  frame MSE per pixel  token accuracy" in capsys.readouterr().out and (tmp_path / "wm_prediction.png").is_file()
 
 
 def test_the_random_policy_is_evaluated_beside_the_run_and_reported_apart(run, tmp_path):

@@ -1,5 +1,6 @@
 """The world model's open-loop prediction error, measured against world models whose errors are known: one
-that knows the task's rules exactly (no error at any horizon) and one that repeats its last frame."""
+that knows the task's rules exactly (no error at any horizon) and one that repeats its last frame. Their one
+token per frame is the counter itself."""
 
 import numpy as np
 import pytest
@@ -21,15 +22,26 @@ def counter_episode(rng: np.random.Generator) -> Episode:
     return Episode(observations=frames, actions=actions, rewards=(actions == 1).astype(np.float32), ends=ends)
 
 
+def counter_of(frames):
+    return (frames[..., 0, 0, 0] * 255 / STEP).round().long()
+
+
 class CounterImagination:
     """The rules exactly (``stale``: the frame never moves, the rewards and ends still right)."""
 
-    def __init__(self, stale: bool) -> None:
-        self.stale, self.steps_left = stale, 100
+    def __init__(self, stale: bool, with_tokens: bool) -> None:
+        self.stale, self.with_tokens, self.steps_left = stale, with_tokens, 100
+
+    @property
+    def tokens(self):
+        return counter_of(self.frame)[:, None] if self.with_tokens else None
+
+    def real_tokens(self, observations, actions):
+        return counter_of(observations[:, 1:]).unsqueeze(-1) if self.with_tokens else None
 
     def reset_from_past(self, observations, actions):
         self.frame = observations[:, -1].clone()
-        self.count = (observations[:, -1, 0, 0, 0] * 255 / STEP).round()
+        self.count = counter_of(observations[:, -1]).float()
         return self.frame
 
     def step(self, actions):
@@ -42,11 +54,11 @@ class CounterImagination:
 class CounterAgent:
     burn_in, device = 2, torch.device("cpu")
 
-    def __init__(self, stale: bool) -> None:
-        self.stale = stale
+    def __init__(self, stale: bool, with_tokens: bool = True) -> None:
+        self.stale, self.with_tokens = stale, with_tokens
 
     def make_imagination(self, sampler):
-        return CounterImagination(self.stale)
+        return CounterImagination(self.stale, self.with_tokens)
 
 
 @pytest.fixture
@@ -62,6 +74,7 @@ def test_a_world_model_that_knows_the_rules_has_no_error(dataset):
                             rng=np.random.default_rng(0))
     assert error.horizons.tolist() == [1, 2, 3, 4, 5]
     assert np.allclose(error.frame_mse, 0, atol=1e-10) and (error.reward_accuracy == 1).all()
+    assert (error.token_accuracy == 1).all()
     assert (error.end_accuracy == 1).all()
     assert (np.diff(error.segments) <= 0).all() and error.segments[0] > 0  # segments end with their episodes
 
@@ -71,4 +84,13 @@ def test_a_frozen_frame_s_error_grows_as_the_square_of_the_horizon(dataset):
                             rng=np.random.default_rng(0))
     expected = (error.horizons * STEP / 255) ** 2  # h steps behind: every pixel off by h * STEP / 255
     np.testing.assert_allclose(error.frame_mse, expected, rtol=1e-5)
+    assert (error.token_accuracy == 0).all()  # the frozen frame's token is never the next one
     assert (error.reward_accuracy == 1).all() and (error.end_accuracy == 1).all()
+
+
+def test_a_world_model_without_tokens_has_no_token_accuracy(dataset):
+    error = open_loop_error(CounterAgent(stale=False, with_tokens=False), dataset, horizon=3, num_segments=16,
+                            rng=np.random.default_rng(0))
+    assert error.token_accuracy is None and "token_accuracy" not in error.measures
+    assert not any("token" in key for key in error.metrics())
+    assert "token_accuracy" not in error.as_json()

@@ -103,6 +103,15 @@ class ImaginationEnv(Protocol):
     def step(self, actions: Tensor) -> tuple[Tensor | None, Tensor, Tensor]:
         """actions (B,) -> (next frames (B, 3, H, W) in [0, 1], rewards (B,), ends (B,) bool)."""
 
+    @property
+    def tokens(self) -> Tensor | None:
+        """(B, K) the tokens of the frame the last ``step`` imagined; None for a world model without tokens."""
+
+    def real_tokens(self, observations: Tensor, actions: Tensor) -> Tensor | None:
+        """The tokens the kind's tokenizer gives real frames after the first: observations (B, L + 1, 3, H, W)
+        in [0, 1] and the L actions (B, L) between them -> (B, L, K); None for a world model without tokens.
+        With ``tokens``, what the prediction error's token accuracy compares."""
+
     def flush_context(self) -> None:
         """Forget every frame but the current one."""
 

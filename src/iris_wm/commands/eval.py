@@ -79,17 +79,19 @@ def print_prediction(prediction: dict | None, figure: Path) -> None:
     """The world model's error per horizon, as a table and a figure."""
     import numpy as np
 
-    from iris_wm.training.prediction import PredictionError, prediction_figure
+    from iris_wm.training.prediction import MEASURES, PredictionError, prediction_figure
 
     if prediction is None:
         print("world model: no episode was long enough to measure its predictions; play more or longer episodes")
         return
     error = PredictionError(**{name: np.array(values) for name, values in prediction.items()})
     print("world model, open loop from real context frames, real actions:")
-    print("horizon  frame MSE  reward sign acc.  end acc.  steps")
-    for h, mse, reward, end, count in zip(error.horizons, error.frame_mse, error.reward_accuracy,
-                                          error.end_accuracy, error.segments, strict=True):
-        print(f"{h:>7}  {mse:>9.5f}  {reward:>16.3f}  {end:>8.3f}  {count:>5}")
+    columns = [MEASURES[name] for name in error.measures]
+    print("  ".join(["horizon", *columns, "steps"]))
+    for index, h in enumerate(error.horizons):
+        values = [f"{getattr(error, name)[index]:>{len(column)}.5f}" for name, column in zip(error.measures, columns,
+                                                                                         strict=True)]
+        print("  ".join([f"{h:>7}", *values, f"{error.segments[index]:>5}"]))
     print(f"figure -> {prediction_figure({'world model': error}, figure)}")
 
 

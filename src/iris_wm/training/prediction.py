@@ -1,7 +1,8 @@
 """The world model's open-loop prediction error on held-out episodes, for every agent kind alike: from real
 context frames, the world model imagines h = 1..H steps ahead given the real actions, and each imagined
-step is compared with the real one (the frame's mean squared error per pixel, and whether the reward's sign
-and the end are right). The world model predicts its most likely tokens (no sampling), so the error measures
+step is compared with the real one (the frame's mean squared error per pixel, the share of its tokens that
+are the tokenizer's tokens of the real frame where the kind has tokens, and whether the reward's sign and the
+end are right). The world model predicts its most likely tokens (no sampling), so the error measures
 the model and not the draw; native, Δ and LM world models are measured on equal footing."""
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 
 
+MEASURES = {"frame_mse": "frame MSE per pixel", "token_accuracy": "token accuracy",
+            "reward_accuracy": "reward sign accuracy", "end_accuracy": "end accuracy"}
+
+
 @dataclass
 class PredictionError:
     horizons: np.ndarray  # (H,) 1..H
@@ -23,20 +28,23 @@ class PredictionError:
     reward_accuracy: np.ndarray  # (H,) the predicted reward's sign is the real one's
     end_accuracy: np.ndarray  # (H,) the predicted end is the real one
     segments: np.ndarray  # (H,) real steps measured at each horizon (episodes end, horizons thin out)
+    token_accuracy: np.ndarray | None = None  # (H,) share of the imagined tokens that are the real frame's
+
+    @property
+    def measures(self) -> list[str]:
+        """The measures this world model has (token accuracy needs tokens)."""
+        return [name for name in MEASURES if getattr(self, name) is not None]
 
     def metrics(self, prefix: str = "prediction") -> dict[str, float]:
         """The error at the first and last horizon, for the run's metrics."""
         out = {}
         for index in sorted({0, len(self.horizons) - 1}):
             h = int(self.horizons[index])
-            out |= {f"{prefix}/frame_mse_h{h}": float(self.frame_mse[index]),
-                    f"{prefix}/reward_accuracy_h{h}": float(self.reward_accuracy[index]),
-                    f"{prefix}/end_accuracy_h{h}": float(self.end_accuracy[index])}
+            out |= {f"{prefix}/{name}_h{h}": float(getattr(self, name)[index]) for name in self.measures}
         return out
 
     def as_json(self) -> dict[str, list]:
-        return {name: getattr(self, name).tolist() for name in
-                ("horizons", "frame_mse", "reward_accuracy", "end_accuracy", "segments")}
+        return {name: getattr(self, name).tolist() for name in ("horizons", "segments", *self.measures)}
 
 
 def most_likely(logits: torch.Tensor) -> torch.Tensor:
@@ -53,6 +61,7 @@ def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_seg
     env = agent.make_imagination(sampler=most_likely)
     batch = dataset.sample_batch(num_segments, context + 1 + horizon, rng).to(agent.device)
     env.reset_from_past(batch.observations[:, : context + 1], batch.actions[:, :context])
+    real_tokens = env.real_tokens(batch.observations[:, context:], batch.actions[:, context:-1])  # (B, H, K) or None
     alive = batch.mask_padding[:, context].clone()  # (B,) the start is a real frame and no end came since
     totals = []  # per horizon, on the device until the end: one read, not several per step
     for h in range(1, min(horizon, env.steps_left) + 1):
@@ -61,38 +70,40 @@ def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_seg
         steps = alive & batch.mask_padding[:, t]
         with_frame = steps & batch.mask_padding[:, t + 1]  # an episode's last step has no next frame stored
         mse = ((frames.float() - batch.observations[:, t + 1].float()) ** 2).flatten(1).mean(dim=1)
+        tokens_right = (mse.new_zeros(()) if real_tokens is None else
+                        ((env.tokens == real_tokens[:, h - 1]).float().mean(dim=1) * with_frame).sum())
         real_ends = batch.ends[:, t].bool()
-        totals.append(torch.stack([(mse * with_frame).sum(), with_frame.sum(),
+        totals.append(torch.stack([(mse * with_frame).sum(), tokens_right, with_frame.sum(),
                                    ((rewards.sign() == batch.rewards[:, t].sign()) & steps).sum(),
                                    ((ends.bool() == real_ends) & steps).sum(), steps.sum()]).double())
         alive &= ~real_ends
     if not totals:
         return None
-    mse_sum, frame_count, reward_hits, end_hits, count = torch.stack(totals).cpu().numpy().T  # (H,) each
+    mse_sum, token_sum, frame_count, reward_hits, end_hits, count = torch.stack(totals).cpu().numpy().T  # (H,) each
     measured = int(np.argmin(count > 0)) if (count == 0).any() else len(count)  # up to the first empty horizon
     if measured == 0:
         return None
     cut = slice(0, measured)
     with np.errstate(invalid="ignore", divide="ignore"):  # a horizon whose steps all ended has no frame: nan
-        mse = mse_sum[cut] / frame_count[cut]
+        mse, token_accuracy = mse_sum[cut] / frame_count[cut], token_sum[cut] / frame_count[cut]
     return PredictionError(np.arange(1, measured + 1), mse, reward_hits[cut] / count[cut], end_hits[cut] / count[cut],
-                           count[cut].astype(np.int64))
+                           count[cut].astype(np.int64), None if real_tokens is None else token_accuracy)
 
 
 def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
     """Frame error, reward and end accuracy against the horizon, one line per label (an epoch, a kind)."""
     from iris_wm.scores import plots
 
-    figure = plots.new_figure(11, 3.2)
-    axes = figure.subplots(1, 3)
-    panels = (("frame_mse", "frame MSE per pixel"), ("reward_accuracy", "reward sign accuracy"),
-              ("end_accuracy", "end accuracy"))
+    measures = [name for name in MEASURES if any(name in error.measures for error in errors.values())]
+    figure = plots.new_figure(3.7 * len(measures), 3.2)
+    axes = figure.subplots(1, len(measures))
     for index, (label, error) in enumerate(errors.items()):
-        for axis, (name, _) in zip(axes, panels, strict=True):
-            axis.plot(error.horizons, getattr(error, name), marker="o", markersize=3, color=plots.color(index),
-                      label=label)
-    for axis, (_, title) in zip(axes, panels, strict=True):
-        axis.set_title(title, fontsize=9)
+        for axis, name in zip(axes, measures, strict=True):
+            if name in error.measures:
+                axis.plot(error.horizons, getattr(error, name), marker="o", markersize=3, color=plots.color(index),
+                          label=label)
+    for axis, name in zip(axes, measures, strict=True):
+        axis.set_title(MEASURES[name], fontsize=9)
         axis.set_xlabel("horizon (imagined steps)")
         plots.style(axis)
     axes[0].legend(fontsize=7)

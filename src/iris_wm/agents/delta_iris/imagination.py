@@ -27,6 +27,7 @@ class DeltaImagination:
         self.sampler = sampler  # logits (B, n) -> (B,) indices
         self.kv_cache = None
         self.frames: Tensor | None = None  # (B, 3, H, W): the current frame
+        self.tokens: Tensor | None = None  # (B, K): the Δ-tokens of the last imagined step
         self.pending: list[Tensor] = []  # embeddings (B, 1, E) of tokens not yet fed to the transformer
 
     @property
@@ -65,8 +66,14 @@ class DeltaImagination:
             self.world_model.burn_in(observations, actions, latents, self.kv_cache)
         else:  # a single frame: its I-token alone
             self.world_model(self.world_model.frame_token(observations), self.kv_cache)
-        self.frames, self.pending = observations[:, -1], []
+        self.frames, self.pending, self.tokens = observations[:, -1], [], None
         return self.frames
+
+    @torch.no_grad()
+    def real_tokens(self, observations: Tensor, actions: Tensor) -> Tensor:
+        """The tokenizer's Δ-tokens of real transitions: observations (B, L + 1, 3, H, W) in [0, 1] and the
+        L actions (B, L) between them -> (B, L, K), each frame's tokens given the real frame before it."""
+        return self.tokenizer.encode(observations[:, :-1], actions, observations[:, 1:]).tokens
 
     def reset_from_initial_observations(self, observations: Tensor) -> Tensor:
         """A context of one real frame (B, 3, H, W); the world model sees it as it is."""
@@ -96,7 +103,7 @@ class DeltaImagination:
         for _ in range(wm.tokens_per_block - 3):
             out = wm(wm.latents_emb(latents[-1]).unsqueeze(1), self.kv_cache)
             latents.append(self.sampler(out.logits_latents[:, -1]))
-        tokens = torch.stack(latents, dim=1)  # (B, K)
+        tokens = self.tokens = torch.stack(latents, dim=1)  # (B, K)
         self.frames = self.tokenizer.decode_tokens(self.frames.unsqueeze(1), actions.unsqueeze(1),
                                                    tokens.unsqueeze(1))[:, 0]
         self.pending = [wm.latents_emb(latents[-1]).unsqueeze(1), wm.frame_token(self.frames).unsqueeze(1)]

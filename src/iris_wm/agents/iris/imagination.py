@@ -93,6 +93,17 @@ class IRISImagination:
         takes the last frame alone (the frames before it only burn in the policy); actions unused."""
         return self.reset_from_initial_observations(observations[:, -1])
 
+    @property
+    def tokens(self) -> Tensor | None:
+        """(B, K) the tokens of the current frame (the last one ``step`` imagined)."""
+        return self.obs_tokens
+
+    @torch.no_grad()
+    def real_tokens(self, observations: Tensor, actions: Tensor) -> Tensor:
+        """The tokenizer's tokens of real frames after the first: observations (B, L + 1, 3, H, W) in [0, 1]
+        -> (B, L, K); IRIS's tokens do not depend on the actions."""
+        return self.tokenizer.encode(observations[:, 1:], should_preprocess=True).tokens
+
     @torch.no_grad()
     def reset_from_tokens(self, tokens: Tensor) -> None:
         """Start every row's context from one frame given as tokens (B, K)."""
