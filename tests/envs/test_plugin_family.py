@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,7 +127,17 @@ def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(
     assert prediction["horizons"] == [1, 2, 3] and all(0 <= a <= 1 for a in prediction["reward_accuracy"])
     tokens = np.array(prediction["token_accuracy"], dtype=float)  # nan where no frame followed (episodes' ends)
     assert len(tokens) == 3 and 0 <= np.nanmin(tokens) <= np.nanmax(tokens) <= 1
-    assert "horizon  frame MSE per pixel  token accuracy" in capsys.readouterr().out and (tmp_path / "wm_prediction.png").is_file()
+    assert "horizon  frame MSE per pixel  token accuracy" in capsys.readouterr().out
+    assert (tmp_path / "wm_prediction.png").is_file()
+    # world models side by side: the file, and a run folder's newest eval file with a prediction in it
+    other_run = tmp_path / "other_run"
+    (other_run / "eval").mkdir(parents=True)
+    shutil.copy(out, other_run / "eval" / "wm.json")
+    assert main(["report", "--prediction", f"file={out}", f"run={other_run}", "--out", str(tmp_path / "cmp")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["World", "model", "horizon"] and sum(line.startswith("run ") for line in table) == 3
+    assert (tmp_path / "cmp" / "figures" / "prediction_error.png").stat().st_size > 0
+    assert main(["report", "--prediction", str(run / "config")]) == 2  # no eval file with a prediction there
 
 
 def test_the_random_policy_is_evaluated_beside_the_run_and_reported_apart(run, tmp_path):

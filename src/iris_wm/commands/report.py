@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curves", action="store_true",
                         help="learning curves of run folders (or folders of runs): test return against env steps, "
                              "median and interquartile band over the runs of each method")
+    parser.add_argument("--prediction", action="store_true",
+                        help="world models side by side: the prediction error of `iris eval --world-model` files "
+                             "(or the newest in each run folder's eval/) against the horizon")
 
 
 def _split_name(argument: str) -> tuple[str | None, Path]:
@@ -127,6 +130,16 @@ def _curves(inputs: list, options):
     return curves_report(curves, references)
 
 
+def _prediction(inputs: list):
+    from iris_wm.errors import IrisError
+    from iris_wm.training.prediction import prediction_report, read_prediction
+
+    if not inputs:
+        raise IrisError("--prediction needs `iris eval --world-model` files or run folders to compare")
+    return prediction_report({name or (path.stem if path.is_file() else path.name): read_prediction(path)
+                              for name, path in inputs})
+
+
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
     from iris_wm.errors import IrisError
@@ -139,9 +152,13 @@ def run(args: argparse.Namespace) -> int:
     for _, path in inputs:
         if not path.exists():
             raise IrisError(f"{path} does not exist; pass a score file, a run folder or a family's stats file")
+    if args.curves and args.prediction:
+        raise IrisError("--curves and --prediction are two views; give one")
     options = _options(args)
     if args.curves:
         report = _curves(inputs, options)
+    elif args.prediction:
+        report = _prediction(inputs)
     else:
         kind = None if args.reference else _report_kind(args, inputs, options)
         report = (kind.report if kind is not None and kind.report is not None else returns.report)(inputs, options)

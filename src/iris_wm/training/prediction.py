@@ -16,7 +16,6 @@ import torch
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 
-
 MEASURES = {"frame_mse": "frame MSE per pixel", "token_accuracy": "token accuracy",
             "reward_accuracy": "reward sign accuracy", "end_accuracy": "end accuracy"}
 
@@ -109,3 +108,39 @@ def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
     axes[0].legend(fontsize=7)
     figure.tight_layout()
     return plots.save(figure, path)
+
+
+def read_prediction(path: Path) -> PredictionError:
+    """The prediction error an ``iris eval --world-model`` file holds, or the newest such file of a run folder's
+    ``eval/``."""
+    import json
+
+    from iris_wm.errors import IrisError
+
+    files = sorted(path.glob("eval/*.json"), key=lambda file: file.stat().st_mtime) if path.is_dir() else [path]
+    for file in reversed(files):
+        try:
+            prediction = json.loads(file.read_text()).get("details", {}).get("prediction")
+        except (OSError, ValueError, AttributeError) as error:
+            raise IrisError(f"{file} is not a readable eval file ({error}); pass an `iris eval --world-model` file"
+                            ) from None
+        if prediction:
+            return PredictionError(**{name: np.array(values, dtype=float if name != "segments" else np.int64)
+                                      for name, values in prediction.items()})
+    raise IrisError(f"{path} holds no world-model prediction error; measure one with "
+                    f"`iris eval RUN_DIR --world-model`")
+
+
+def prediction_report(errors: dict[str, PredictionError]):
+    """World models side by side: each measure at each horizon, and the figure of them against the horizon."""
+    from iris_wm.scores.report import Report, fixed_width, markdown_page
+
+    measures = [name for name in MEASURES if any(name in error.measures for error in errors.values())]
+    header = ["World model", "horizon", *(MEASURES[name] for name in measures), "steps"]
+    body = [[label, str(h), *(f"{getattr(error, name)[i]:.4f}" if name in error.measures else "-" for name in measures),
+             str(error.segments[i])] for label, error in errors.items() for i, h in enumerate(error.horizons)]
+    note = ("Open-loop prediction from real context frames given the real actions, the world model's most likely "
+            "tokens; frame MSE per pixel in [0, 1], token accuracy where the kind has tokens.")
+    return Report(fixed_width(header, body), markdown_page("World-model prediction error", note, header, body),
+                  {label: error.as_json() for label, error in errors.items()},
+                  lambda folder: [prediction_figure(errors, folder / "prediction_error.png")])
