@@ -5,7 +5,7 @@ import pytest
 import iris_wm
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.collector import Collector, episode_quota
-from iris_wm.training.config import CollectionConfig
+from iris_wm.training.config import CollectionConfig, Collections
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
@@ -62,3 +62,23 @@ def test_envs_are_seeded_once_so_successive_evaluations_differ(agent):
         dataset.clear()
         collector.collect(agent, config, epoch)
     assert env.seeds == [3, None, None]
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("iris", 0.5), ("delta-iris", 1.0)])
+def test_the_test_collection_samples_at_the_kind_temperature_unless_told(kind, expected, monkeypatch):
+    """The in-run test protocol is iris eval's: with the schema's default (null) the kind's test temperature, so
+    that a Δ-IRIS run under a preset made for every kind is tested as its authors test it."""
+    from tests.agents.delta_iris.tiny import tiny_config as tiny_delta_config
+
+    config = tiny_iris_config() if kind == "iris" else tiny_delta_config()
+    agent = iris_wm.create_model(kind, num_actions=4, device="cpu", config=config).eval()
+    used = []
+    act = agent.act
+    monkeypatch.setattr(agent, "act", lambda obs, should_sample, temperature: used.append(temperature) or act(
+        obs, should_sample, temperature))
+    default = Collections().test
+    for told, temperature in ((default.temperature, expected), (0.3, 0.3)):
+        used.clear()
+        episode = CollectionConfig(num_steps=None, num_episodes=1, epsilon=0.0, temperature=told)
+        collector_for(1, EpisodeDataset(None, "test_dataset"), max_episode_steps=40).collect(agent, episode, epoch=1)
+        assert used and set(used) == {temperature}

@@ -23,7 +23,7 @@ def test_the_defaults_are_the_papers_protocol():
     assert (collect.train.num_envs, collect.train.epsilon, collect.train.temperature, collect.train.num_steps,
             collect.train.stop_after_epochs) == (1, 0.01, 1.0, 200, 500)
     assert (collect.test.num_envs, collect.test.epsilon, collect.test.temperature, collect.test.num_episodes,
-            collect.test.should_sample) == (8, 0.0, 0.5, 16, True)
+            collect.test.should_sample) == (8, 0.0, None, 16, True)  # None: the kind's test temperature, IRIS's 0.5
     loss = c.agent.actor_critic_loss
     assert (loss.gamma, loss.lambda_, loss.entropy_weight, loss.imagine_horizon, loss.burn_in) == (
         0.995, 0.95, 0.001, 20, 20)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from iris_wm.agents import policy_temperature
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
@@ -78,6 +79,7 @@ class Collector:
         num_steps, epsilon = config.num_steps, config.epsilon
         if epoch == 1 and config.num_steps_first_epoch is not None and config.num_steps is not None:
             num_steps, epsilon = config.num_steps_first_epoch, 1.0
+        temperature = policy_temperature(agent, config.temperature)
         self._reset_policy_state(agent)
         buffers = [EpisodeBuffer() for _ in range(n)]
         # Evaluation gives every env the same number of episodes: stopping at the first 16 to end
@@ -91,7 +93,7 @@ class Collector:
             check_stop()
             if epsilon < 1:  # a fully random step needs no policy
                 frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
-                actions = agent.act(frames, config.should_sample, config.temperature).cpu().numpy()
+                actions = agent.act(frames, config.should_sample, temperature).cpu().numpy()
             if self.rng.random() < epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
                 actions = self.rng.integers(self.env.single_action_space.n, size=n)
             observations, rewards, terminated, truncated, infos = self.env.step(actions)

@@ -33,7 +33,7 @@ class CollectionConfig:
     num_envs: int = at_least(1, 1)
     epsilon: float = probability(0.01)  # probability that a step's actions are replaced by uniform random ones
     should_sample: bool = True
-    temperature: float = positive(1.0)
+    temperature: float | None = positive(1.0)  # of the policy's sampling; null: the agent kind's test temperature
     num_steps: int | None = at_least(1, 200)  # per collection; exactly one of num_steps / num_episodes
     num_episodes: int | None = at_least(1, None)
     # Train collection in the run's epoch 1: this many steps of uniformly random actions instead
@@ -51,8 +51,9 @@ class CollectionConfig:
 @dataclass
 class Collections:
     train: CollectionConfig = field(default_factory=CollectionConfig)
+    # The test protocol samples at the agent kind's temperature (IRIS 0.5, Δ-IRIS 1.0), as iris eval does.
     test: CollectionConfig = field(default_factory=lambda: CollectionConfig(
-        num_envs=8, epsilon=0.0, temperature=0.5, num_steps=None, num_episodes=16))
+        num_envs=8, epsilon=0.0, temperature=None, num_steps=None, num_episodes=16))
     # A folder with train/ and test/ folders of episodes (.npz, e.g. a run's checkpoints/dataset):
     # train on them without collecting anything, and evaluate on its test episodes (offline training).
     path_to_static_dataset: str | None = None
