@@ -56,6 +56,7 @@ CASES = [
     (["train", "env.id=Pong", "agent.actor_critic_loss.gamma=1.5"], "gamma=1.5"),
     (["train", "env.id=Pong", "agent.world_model.attn_pdrop=-0.1"], "attn_pdrop"),
     (["train", "env.id=Pong", "agent.tokenizer.vocab_size=0"], "vocab_size=0"),
+    (["train", "env.id=Pong", "agent.tokenizer.autoencoder.ch=16"], "must be multiples of 32"),
     (["train", "env.id=Pong", "common.device=tpu"], "unknown device"),
     pytest.param(["train", "env.id=Pong", "common.device=cuda"], "CUDA is not available",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there")),
