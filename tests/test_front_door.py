@@ -20,6 +20,16 @@ def test_torchwm_train_arguments_are_our_overrides():
         translate_train_arguments(["iris", "--env"])
 
 
+def test_env_names_a_family_a_family_s_game_or_any_family_s_game():
+    from iris_wm.commands.front_door import env_choice
+
+    assert env_choice("crafter") == ("crafter", None) and env_choice("ALE/Pong-v5") == ("atari", "ALE/Pong-v5")
+    assert env_choice("gym:CartPole-v1") == ("gym", "CartPole-v1")
+    assert env_choice("MiniGrid-Empty-5x5-v0") == ("gym", "MiniGrid-Empty-5x5-v0")  # no Atari game: gym's
+    assert env_choice("Pongg") == ("atari", "Pongg")  # no family's: the default family says what is wrong
+    assert translate_train_arguments(["--env", "MiniGrid-Empty-5x5-v0"]) == ["env=gym", "env.id=MiniGrid-Empty-5x5-v0"]
+
+
 def test_iris_train_iris_env_device_trains_with_hydra_overrides_beside(tmp_path):
     pytest.importorskip("ale_py")
     run_dir = tmp_path / "run"

@@ -114,6 +114,13 @@ def test_it_evaluates_and_reports(run, capsys):
     assert (row["env"], row["method"]) == ("Catch", "tiny") and row["mean"] == pytest.approx(scores["Catch"][0])
 
 
+def test_a_checkpoint_folder_of_the_run_is_evaluated_on_the_run_s_env(run, tmp_path):
+    checkpoint = run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip()
+    out = tmp_path / "checkpoint.json"
+    assert main(["eval", str(checkpoint), "--episodes", "2", "--num-envs", "1", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["details"]["checkpoint"].endswith(checkpoint.name)
+
+
 def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(run, tmp_path, capsys):
     last = read_metrics(run)[-1]
     horizons = sorted(int(key.rpartition("_h")[2]) for key in last if key.startswith("prediction/frame_mse_h"))

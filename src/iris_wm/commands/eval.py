@@ -117,6 +117,7 @@ def test_env_config(source, game: str | None):
     settings of the game given with --env (or of the published agent)."""
     from dataclasses import replace
 
+    from iris_wm.commands.front_door import env_choice
     from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config
@@ -124,9 +125,15 @@ def test_env_config(source, game: str | None):
     path = source.path  # None: the random policy on --env's game
     if isinstance(path, Path) and not path.exists():
         raise IrisError(f"{path} does not exist; give a run folder, a checkpoint folder or a last.pt file")
-    run_dir = path if isinstance(path, Path) and (path / RESOLVED_CONFIG).is_file() else None
+    # a run folder, or the run folder of one of its checkpoints (RUN/checkpoints/epoch_N)
+    run_dir = next((folder for folder in (path, path.parent.parent) if (folder / RESOLVED_CONFIG).is_file()),
+                   None) if isinstance(path, Path) else None
     env_config = read_run_config(run_dir, []).env if run_dir is not None else None
-    kind = get_env_kind(env_config.kind if env_config is not None else source.env_kind or DEFAULT_ENV_KIND)
+    if env_config is None and game is not None:
+        kind_name, game = env_choice(game)
+        kind = get_env_kind(kind_name)
+    else:
+        kind = get_env_kind(env_config.kind if env_config is not None else source.env_kind or DEFAULT_ENV_KIND)
     test = env_config.test if env_config is not None else kind.config_class().test
     game = game or (test.id if run_dir is not None else source.game)
     if game is None:

@@ -9,13 +9,24 @@ FLAGS = {"--env": "env.id", "--device": "common.device", "--seed": "common.seed"
 
 
 def env_choice(text: str | None) -> tuple[str, str | None]:
-    """``--env``: an environment kind's name (crafter) or a game of the default kind (ALE/Pong-v5)
-    -> (environment kind, game or None)."""
-    from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS
+    """``--env``: an environment kind's name (crafter), KIND:GAME (gym:MiniGrid-Empty-5x5-v0), or a game of the
+    first kind that has it, the default kind's first (ALE/Pong-v5) -> (environment kind, game or None)."""
+    from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
+    from iris_wm.errors import IrisError
+    from iris_wm.training.hydra_app import has_game
 
-    if text is not None and text.strip().lower() in ENV_KINDS.names():
-        return text.strip().lower(), None
-    return DEFAULT_ENV_KIND, text
+    if text is None or text.strip().lower() in ENV_KINDS.names():
+        return (DEFAULT_ENV_KIND if text is None else text.strip().lower()), None
+    prefix, colon, game = text.partition(":")
+    if colon and prefix.strip().lower() in ENV_KINDS.names():
+        return prefix.strip().lower(), game.strip()
+    for name in dict.fromkeys([DEFAULT_ENV_KIND, *ENV_KINDS.names()]):
+        try:
+            if has_game(get_env_kind(name), text):
+                return name, text
+        except IrisError:  # a family that cannot load here (its package missing) has no games
+            continue
+    return DEFAULT_ENV_KIND, text  # the default kind's resolution says what is wrong with it
 
 
 def translate_train_arguments(arguments: list[str]) -> list[str]:
@@ -41,5 +52,8 @@ def translate_train_arguments(arguments: list[str]) -> list[str]:
 
 
 def env_overrides(text: str) -> list[str]:
+    from iris_wm.envs import DEFAULT_ENV_KIND
+
     kind, game = env_choice(text)
-    return [f"env={kind}"] if game is None else [f"env.id={game}"]
+    family = [] if kind == DEFAULT_ENV_KIND and game is not None else [f"env={kind}"]
+    return family + ([] if game is None else [f"env.id={game}"])

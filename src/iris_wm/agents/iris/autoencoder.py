@@ -36,8 +36,8 @@ class AutoencoderConfig:
                             f"for its {levels} ch_mult levels")
         widths = [self.ch * mult for mult in self.ch_mult]
         if any(width % 32 for width in widths):  # each level's GroupNorm has 32 groups
-            raise IrisError(f"tokenizer.autoencoder: its levels' widths ch * ch_mult = {widths} must be multiples of 32 "
-                            f"(their GroupNorms have 32 groups); use ch=32, 64, ...")
+            raise IrisError(f"tokenizer.autoencoder: its levels' widths ch * ch_mult = {widths} must be multiples "
+                            f"of 32 (their GroupNorms have 32 groups); use ch=32, 64, ...")
 
     @property
     def latent_resolution(self) -> int:
