@@ -56,10 +56,6 @@ class SpeedConfig:
                             "switch it off or use common.device=cuda")
 
     @property
-    def compiles_token_pass(self) -> bool:
-        return self.token_pass in ("compiled", "cuda-graphs")
-
-    @property
     def fused_optimizer_choice(self) -> bool | None:
         """True / False when forced, None for auto: ``make_optimizer`` decides by the device."""
         return {"auto": None, "on": True, "off": False}[self.fused_optimizer]

@@ -12,13 +12,6 @@ from pathlib import Path
 
 from iris_wm.errors import IrisError
 
-# mode -> (flag, what it shows)
-MODES = {
-    "agent": ("the default mode", "the agent plays the real test game"),
-    "world-model": ("-w", "you play inside the world model"),
-    "agent-world-model": ("-a", "the agent plays inside the world model"),
-    "episodes": ("-e", "browse saved episodes"),
-}
 RUN_FOLDER_DEPTH = 3  # RUN/checkpoints/epoch_0004/agent.safetensors is three folders below RUN
 
 

@@ -31,6 +31,7 @@ from iris_wm.training.optim import make_optimizer
 from iris_wm.training.run_state import RunState, Stateful
 from iris_wm.training.warm_start import PATH_KEY, warm_start
 
+TEST_SEED_OFFSET = 10_000  # the test envs' seed is the run's plus this: test episodes other than the train ones
 RETURN_CURVES = (Curve("train_dataset/return"), Curve("test_dataset/return"))
 
 
@@ -44,8 +45,9 @@ class Trainer:
         self.device = resolve_device(config.common.device)
         env_kind = get_env_kind(config.env.kind)
         collection, seed = config.collection, config.common.seed
+        test_seed = seed + TEST_SEED_OFFSET
         self.train_env = env_kind.make_vector_env(config.env.train, collection.train.num_envs, seed)
-        self.test_env = env_kind.make_vector_env(config.env.test, collection.test.num_envs, seed + 10_000)
+        self.test_env = env_kind.make_vector_env(config.env.test, collection.test.num_envs, test_seed)
         self.agent = create_model(config.agent.kind, int(self.train_env.single_action_space.n), self.device,
                                   config.agent)
         self.phases: list[Phase] = self.agent.phases(config.training)
@@ -69,11 +71,11 @@ class Trainer:
         self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
         names = env_kind.action_names(config.env.train)
         env_stats = {"step_extras": env_kind.step_extras, "episode_metrics": env_kind.episode_metrics}
-        self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, config.common.seed,
+        self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, seed,
                                          config.training.truncation_is_end,
                                          self._media_writer(self.train_media, "train", names), whole_run=True,
                                          **env_stats)
-        self.test_collector = Collector(self.test_env, self.test_dataset, self.rng, config.common.seed + 10_000,
+        self.test_collector = Collector(self.test_env, self.test_dataset, self.rng, test_seed,
                                         config.training.truncation_is_end,
                                         self._media_writer(self.test_media, "test", names), **env_stats)
         self.env_curves = tuple(Curve(key) for key in env_kind.curves)
