@@ -227,3 +227,37 @@ def write_run_folder(run: Path, config_yaml: str, agent=None, train_episodes=())
             dataset.add_episode(episode)
         dataset.save_modified()
     return run
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def fixture_metrics(run_dir: Path) -> list[dict]:
+    """A run's metrics as the identity fixtures hold them: all but the time, and the prediction error (measured
+    since the first fixtures were recorded)."""
+    from iris_wm.training.metrics_logger import read_metrics
+
+    return [{k: v for k, v in entry.items() if k != "duration_hours" and not k.startswith("prediction/")}
+            for entry in read_metrics(run_dir)]
+
+
+def record_fixture(run_dir: Path, name: str) -> Path:
+    """Write a run's metrics as the fixture ``name`` (recorded once, before a change that must keep them)."""
+    import json
+
+    path = FIXTURES / name
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in fixture_metrics(run_dir)))
+    return path
+
+
+def assert_metrics_equal_fixture(run_dir: Path, name: str) -> None:
+    """Every key and count of the fixture, floats to float32 rounding: that differs between CPUs (their kernels'
+    vector widths change the order of sums), so that on another machine floats differ in the seventh digit."""
+    import json
+
+    expected = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
+    got = fixture_metrics(run_dir)
+    assert [sorted(entry) for entry in got] == [sorted(entry) for entry in expected]
+    for entry, recorded in zip(got, expected, strict=True):
+        for key, value in recorded.items():
+            assert value == pytest.approx(entry[key], rel=1e-5, abs=1e-6), (entry["epoch"], key)

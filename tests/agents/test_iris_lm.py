@@ -18,7 +18,12 @@ from iris_wm.data.batch import Batch  # noqa: E402
 from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.training.metrics_logger import read_metrics  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
-from tests.factories import kill_9_in_second_epoch, tiny_iris_config, tiny_train_overrides  # noqa: E402
+from tests.factories import (  # noqa: E402
+    assert_metrics_equal_fixture,
+    kill_9_in_second_epoch,
+    tiny_iris_config,
+    tiny_train_overrides,
+)
 
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
@@ -163,6 +168,14 @@ def lm_overrides(run_dir, lm_path, epochs):
     return tiny_train_overrides(run_dir, epochs=epochs, **{"agent": "iris-lm",
                                                            "agent.world_model.model_name_or_path": str(lm_path),
                                                            "training.world_model.grad_acc_steps": 1})
+
+
+def test_metrics_are_identical_to_those_recorded_before_the_speed_and_action_changes(tmp_path):
+    """As Δ-IRIS's and IRIS's fixtures: a tiny run's metrics (the tiny Llama of seed 0) recorded before the
+    refactors of speed settings, continuous actions and the policy's carry."""
+    run_dir = tmp_path / "run"
+    assert main(["train", *lm_overrides(run_dir, write_tiny_lm(tmp_path / "lm", "llama"), epochs=4)]) == 0
+    assert_metrics_equal_fixture(run_dir, "iris_lm_tiny_run_metrics.jsonl")
 
 
 def test_a_run_trains_every_phase_and_resumes_after_kill_9(tmp_path):

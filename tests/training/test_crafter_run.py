@@ -2,18 +2,16 @@
 evaluate, and a headless video."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import kill_9_in_second_epoch, tiny_train_overrides
+from tests.factories import assert_metrics_equal_fixture, kill_9_in_second_epoch, tiny_train_overrides
 
 pytest.importorskip("crafter")
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "crafter_tiny_run_metrics.jsonl"
 
 
 def crafter_overrides(run_dir, epochs: int) -> list[str]:
@@ -46,13 +44,7 @@ def test_metrics_are_identical_to_those_recorded_once_episodes_became_reproducib
     """The fixture holds this run's metrics (the same overrides and seed) recorded in another process
     once Crafter's episodes stopped depending on memory addresses: a refactor of the Crafter family
     must keep them. Floats agree to float32 rounding, which differs between CPUs."""
-    expected = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
-    got = [{k: v for k, v in entry.items() if k != "duration_hours" and not k.startswith("prediction/")}
-           for entry in read_metrics(run)]  # all but the time, and the prediction error added after the fixture
-    assert [sorted(entry) for entry in got] == [sorted(entry) for entry in expected]
-    for entry, recorded in zip(got, expected, strict=True):
-        for key, value in recorded.items():
-            assert value == pytest.approx(entry[key], rel=1e-5, abs=1e-6), (entry["epoch"], key)
+    assert_metrics_equal_fixture(run, "crafter_tiny_run_metrics.jsonl")
 
 
 def test_eval_writes_the_achievements_and_the_score(run):

@@ -17,7 +17,7 @@ from iris_wm.envs import get_env_kind
 from iris_wm.training.collector import Collector
 from iris_wm.training.hydra_app import compose_config
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import folder_hash, kill_9_in_second_epoch, tiny_delta_overrides
+from tests.factories import assert_metrics_equal_fixture, folder_hash, kill_9_in_second_epoch, tiny_delta_overrides
 
 pytest.importorskip("ale_py")
 
@@ -49,6 +49,12 @@ def test_a_delta_iris_run_trains_every_phase_and_evaluates(finished_run):
     assert sorted(p.name for p in (run / "media" / "reconstructions").iterdir()) == ["epoch_0002.png", "epoch_0004.png"]
     assert any((run / "media" / "episodes" / "imagination").glob("*.mp4"))
     assert (run / "checkpoints" / "epoch_0004" / "agent.yaml").read_text().count("delta-iris") >= 1
+
+
+def test_metrics_are_identical_to_those_recorded_before_the_speed_and_action_changes(finished_run):
+    """The fixture holds this run's metrics (the same overrides and seed) as the code computed them before the
+    refactors of speed settings, continuous actions and the policy's carry: they must keep every number."""
+    assert_metrics_equal_fixture(finished_run, "delta_tiny_run_metrics.jsonl")
 
 
 def test_each_component_counts_the_segments_it_drew(finished_run):

@@ -2,25 +2,15 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.metrics_logger import read_metrics
-from tests.factories import kill_9_in_second_epoch, tiny_train_overrides
+from tests.factories import assert_metrics_equal_fixture, fixture_metrics, kill_9_in_second_epoch, tiny_train_overrides
 
 pytest.importorskip("ale_py")
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "iris_tiny_run_metrics.jsonl"
-
-
-def run_metrics(run_dir) -> list[dict]:
-    """The metrics the fixture recorded: all but the time, and the prediction error added after it."""
-    return [{k: v for k, v in entry.items() if k != "duration_hours" and not k.startswith("prediction/")}
-            for entry in read_metrics(run_dir)]
-
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
@@ -43,7 +33,7 @@ def test_a_run_leaves_a_complete_run_folder(finished_run):
     dataset = EpisodeDataset.load(run / "checkpoints" / "dataset" / "train", "train")
     assert dataset.num_steps == 4 * 40
 
-    metrics = run_metrics(run)
+    metrics = fixture_metrics(run)
     assert [m["epoch"] for m in metrics] == [1, 2, 3, 4]
     assert "tokenizer/train/total_loss" in metrics[1] and "world_model/train/loss_obs" not in metrics[1]
     assert "world_model/train/loss_obs" in metrics[2] and "actor_critic/train/loss_values" in metrics[3]
@@ -59,18 +49,13 @@ def test_metrics_are_identical_to_those_recorded_before_agent_kinds_became_plug_
     2473a41): the refactor changed no number. Every key and every count is equal; floats agree to
     float32 rounding, which differs between CPUs (their kernels' vector widths change the order of
     sums): on another machine than the fixture's, they differ in the seventh digit."""
-    expected = [json.loads(line) for line in FIXTURE.read_text().splitlines()]
-    got = run_metrics(finished_run)
-    assert [sorted(entry) for entry in got] == [sorted(entry) for entry in expected]
-    for entry, recorded in zip(got, expected, strict=True):
-        for key, value in recorded.items():
-            assert value == pytest.approx(entry[key], rel=1e-5, abs=1e-6), (entry["epoch"], key)
+    assert_metrics_equal_fixture(finished_run, "iris_tiny_run_metrics.jsonl")
 
 
 def test_same_seed_gives_identical_metrics_with_or_without_the_frame_cache(finished_run, tmp_path):
     # The finished run cached tokens and reconstructions; this one recomputes them at every step.
     assert main(["train", *tiny_train_overrides(tmp_path, **{"training.cache_tokens": "false"})]) == 0
-    assert run_metrics(tmp_path) == run_metrics(finished_run)
+    assert fixture_metrics(tmp_path) == fixture_metrics(finished_run)
 
 
 def test_eval_writes_scores_in_the_published_format(finished_run, capsys):
