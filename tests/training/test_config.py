@@ -98,3 +98,14 @@ def test_every_preset_composes_for_each_kind_it_has_a_part_for():
                     assert "is required" in str(error), (preset, agent, env, error)
                     continue
                 assert config.agent.kind == agent and config.env.kind == env, preset
+
+
+def test_a_component_may_have_its_own_learning_rate(tmp_path):
+    from iris_wm.training.trainer import Trainer
+    from tests.factories import tiny_train_overrides
+
+    overrides = tiny_train_overrides(tmp_path, epochs=1, **{"training.learning_rate": 1e-3,
+                                                           "training.actor_critic.learning_rate": 3e-4})
+    trainer = Trainer(compose_config([o for o in overrides if not o.startswith("hydra.")]), tmp_path)
+    rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in trainer.optimizers.items()}
+    assert rates == {"tokenizer": 1e-3, "world_model": 1e-3, "actor_critic": 3e-4}

@@ -35,6 +35,7 @@ class PhaseSettings:
     grad_acc_steps: int = at_least(1, 1)
     max_grad_norm: float = positive(10.0)
     weight_decay: float = at_least(0, 0.0)  # AdamW decay of linear / conv weights only (IRIS's world model: 0.01)
+    learning_rate: float | None = positive(None)  # this component's; null: training.learning_rate (the papers')
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Phase:
     name: str  # metric prefix (``NAME/train/TERM``) and optimizer key
     module: nn.Module  # the parameters this phase optimizes
     settings: PhaseSettings
-    learning_rate: float
+    learning_rate: float  # the training's, unless the phase's settings give their own
     sequence_length: int  # frames per sampled segment
     sampler: SegmentSampler  # where segments lie in the episodes, and how episodes are drawn
     loss: Callable[[Batch], Losses]

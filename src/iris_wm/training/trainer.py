@@ -54,8 +54,8 @@ class Trainer:
         if not resume:
             for name in warm_start(self.agent, self.phases, config.initialization):
                 print(f"warm start: the {name} from {config.initialization[PATH_KEY]}", flush=True)
-        self.optimizers = {phase.name: make_optimizer(phase.module, phase.learning_rate, phase.settings.weight_decay,
-                                                      phase.fused_optimizer)
+        self.optimizers = {phase.name: make_optimizer(phase.module, phase.settings.learning_rate or phase.learning_rate,
+                                                      phase.settings.weight_decay, phase.fused_optimizer)
                            for phase in self.phases}
         self.static = collection.static_dataset
         if self.static is not None:  # offline: nothing is collected, nothing is written to these folders

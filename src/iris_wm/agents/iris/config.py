@@ -35,7 +35,7 @@ class IRISConfig:
 
 @dataclass
 class IRISTraining(TrainingConfig):
-    learning_rate: float = positive(1e-4)  # every component's, no schedule
+    learning_rate: float = positive(1e-4)  # every component's (the paper's), unless its phase sets its own; no schedule
     # How segments are drawn: "episode" = each episode equally likely (the original), "step" =
     # proportional to its length.
     sampling_weighting: str = "episode"
