@@ -74,7 +74,7 @@ def test_a_world_model_that_knows_the_rules_has_no_error(dataset):
                             rng=np.random.default_rng(0))
     assert error.horizons.tolist() == [1, 2, 3, 4, 5]
     assert np.allclose(error.frame_mse, 0, atol=1e-10) and (error.reward_accuracy == 1).all()
-    assert (error.token_accuracy == 1).all()
+    assert (error.token_accuracy == 1).all() and (error.nonzero_reward_accuracy == 1).all()
     assert (error.end_accuracy == 1).all()
     assert (np.diff(error.segments) <= 0).all() and error.segments[0] > 0  # segments end with their episodes
 
@@ -94,3 +94,19 @@ def test_a_world_model_without_tokens_has_no_token_accuracy(dataset):
     assert error.token_accuracy is None and "token_accuracy" not in error.measures
     assert not any("token" in key for key in error.metrics())
     assert "token_accuracy" not in error.as_json()
+
+
+def test_a_world_model_that_never_predicts_a_reward_is_right_only_where_there_is_none(dataset):
+    class NoReward(CounterImagination):
+        def step(self, actions):
+            frame, _, ends = super().step(actions)
+            return frame, torch.zeros(len(actions)), ends
+
+    class NoRewardAgent(CounterAgent):
+        def make_imagination(self, sampler):
+            return NoReward(self.stale, self.with_tokens)
+
+    error = open_loop_error(NoRewardAgent(stale=False), dataset, horizon=4, num_segments=64,
+                            rng=np.random.default_rng(0))
+    assert (error.nonzero_reward_accuracy == 0).all()  # every real reward (action 1's) missed
+    assert ((0.2 < error.reward_accuracy) & (error.reward_accuracy < 0.8)).all()  # right where action 0 earned 0

@@ -1,9 +1,11 @@
 """The world model's open-loop prediction error on held-out episodes, for every agent kind alike: from real
-context frames, the world model imagines h = 1..H steps ahead given the real actions, and each imagined
-step is compared with the real one (the frame's mean squared error per pixel, the share of its tokens that
-are the tokenizer's tokens of the real frame where the kind has tokens, and whether the reward's sign and the
-end are right). The world model predicts its most likely tokens (no sampling), so the error measures
-the model and not the draw; native, Δ and LM world models are measured on equal footing."""
+context frames, the world model imagines h = 1..H steps ahead given the real actions, and each imagined step
+is compared with the real one: the frame's mean squared error per pixel; the share of its tokens that are
+the tokenizer's tokens of the real frame, where the kind has tokens; whether the reward's sign and the end
+are right; and the reward's sign where the real reward is not 0 (in a sparse task almost every reward is 0,
+and a world model that never predicts one is right almost everywhere, yet imagines no return). The world
+model predicts its most likely tokens (no sampling), so the error measures the model and not the draw;
+native, Δ and LM world models are measured on equal footing."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 
 MEASURES = {"frame_mse": "frame MSE per pixel", "token_accuracy": "token accuracy",
-            "reward_accuracy": "reward sign accuracy", "end_accuracy": "end accuracy"}
+            "reward_accuracy": "reward sign accuracy", "nonzero_reward_accuracy": "reward sign accuracy, reward != 0",
+            "end_accuracy": "end accuracy"}
 
 
 @dataclass
@@ -28,6 +31,7 @@ class PredictionError:
     end_accuracy: np.ndarray  # (H,) the predicted end is the real one
     segments: np.ndarray  # (H,) real steps measured at each horizon (episodes end, horizons thin out)
     token_accuracy: np.ndarray | None = None  # (H,) share of the imagined tokens that are the real frame's
+    nonzero_reward_accuracy: np.ndarray | None = None  # (H,) the reward's sign where the real one is not 0 (nan: none)
 
     @property
     def measures(self) -> list[str]:
@@ -72,21 +76,26 @@ def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_seg
         tokens_right = (mse.new_zeros(()) if real_tokens is None else
                         ((env.tokens == real_tokens[:, h - 1]).float().mean(dim=1) * with_frame).sum())
         real_ends = batch.ends[:, t].bool()
-        totals.append(torch.stack([(mse * with_frame).sum(), tokens_right, with_frame.sum(),
-                                   ((rewards.sign() == batch.rewards[:, t].sign()) & steps).sum(),
+        sign_right = rewards.sign() == batch.rewards[:, t].sign()
+        rewarded = steps & (batch.rewards[:, t] != 0)
+        totals.append(torch.stack([(mse * with_frame).sum(), tokens_right, with_frame.sum(), (sign_right & steps).sum(),
+                                   (sign_right & rewarded).sum(), rewarded.sum(),
                                    ((ends.bool() == real_ends) & steps).sum(), steps.sum()]).double())
         alive &= ~real_ends
     if not totals:
         return None
-    mse_sum, token_sum, frame_count, reward_hits, end_hits, count = torch.stack(totals).cpu().numpy().T  # (H,) each
+    mse_sum, token_sum, frame_count, reward_hits, rewarded_hits, rewarded, end_hits, count = (
+        torch.stack(totals).cpu().numpy().T)  # (H,) each
     measured = int(np.argmin(count > 0)) if (count == 0).any() else len(count)  # up to the first empty horizon
     if measured == 0:
         return None
     cut = slice(0, measured)
     with np.errstate(invalid="ignore", divide="ignore"):  # a horizon whose steps all ended has no frame: nan
         mse, token_accuracy = mse_sum[cut] / frame_count[cut], token_sum[cut] / frame_count[cut]
+        nonzero_reward_accuracy = rewarded_hits[cut] / rewarded[cut]
     return PredictionError(np.arange(1, measured + 1), mse, reward_hits[cut] / count[cut], end_hits[cut] / count[cut],
-                           count[cut].astype(np.int64), None if real_tokens is None else token_accuracy)
+                           count[cut].astype(np.int64), None if real_tokens is None else token_accuracy,
+                           nonzero_reward_accuracy)
 
 
 def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
