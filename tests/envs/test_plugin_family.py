@@ -145,6 +145,13 @@ def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(
     assert table[0].split()[:3] == ["World", "model", "horizon"] and sum(line.startswith("run ") for line in table) == 3
     assert (tmp_path / "cmp" / "figures" / "prediction_error.png").stat().st_size > 0
     assert main(["report", "--prediction", str(run / "config")]) == 2  # no eval file with a prediction there
+    # on given episodes (the run's training episodes) instead of those played; none there is one line
+    given = tmp_path / "given.json"
+    assert main(["eval", str(run), "--episodes", "1", "--num-envs", "1", "--world-model", "--horizon", "3",
+                 "--world-model-episodes", str(run / "checkpoints" / "dataset" / "train"), "--out", str(given)]) == 0
+    measured = json.loads(given.read_text())["details"]["prediction"]
+    assert measured["segments"][0] > 0 and measured["frame_mse"] != prediction["frame_mse"]  # other episodes
+    assert main(["eval", str(run), "--world-model", "--world-model-episodes", str(tmp_path)]) == 2
 
 
 def test_the_random_policy_is_evaluated_beside_the_run_and_reported_apart(run, tmp_path):

@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world-model", dest="prediction", action="store_true",
                         help="also measure the world model's open-loop prediction error on the episodes played: "
                              "frame error, reward and end accuracy per imagined step (a table and a figure)")
+    parser.add_argument("--world-model-episodes", type=Path, metavar="FOLDER",
+                        help="with --world-model: measure it on these episodes (a dataset folder, e.g. "
+                             "RUN_DIR/checkpoints/dataset/test) instead of those played: the same folder for "
+                             "several agents compares their world models on the same episodes")
     parser.add_argument("--horizon", type=int, default=10, help="with --world-model: imagined steps (default 10)")
     parser.add_argument("--segments", type=int, default=256,
                         help="with --world-model: segments of the episodes measured (default 256)")
@@ -54,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     random = args.policy == "random"
     if random and args.prediction:
         raise IrisError("--world-model measures an agent's world model; the random policy has none")
+    if args.world_model_episodes is not None and not args.prediction:
+        raise IrisError("--world-model-episodes says where to measure --world-model; give both")
     protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed,
-                            args.horizon if args.prediction else 0, args.segments)
+                            args.horizon if args.prediction else 0, args.segments, args.world_model_episodes)
     source = random_policy_source(args) if random else agent_source(args)
     env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
     folder = "random_policy" if random else "eval"

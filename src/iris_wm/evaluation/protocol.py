@@ -34,12 +34,18 @@ class EvalProtocol:
     # (0: not measured), over this many segments of them (iris_wm.training.prediction).
     prediction_horizon: int = 0
     prediction_segments: int = 256
+    # Measure it on these episodes (a folder of episode files) instead of those played: the same folder for
+    # several agents puts their world models on the same footing.
+    prediction_episodes: Path | None = None
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.num_envs < 1:
             raise IrisError("--episodes and --num-envs must be at least 1")
         if self.prediction_horizon < 0 or self.prediction_segments < 1:
             raise IrisError("--horizon must be at least 1 and --segments at least 1")
+        if self.prediction_episodes is not None and not any(Path(self.prediction_episodes).glob("*.npz")):
+            raise IrisError(f"{self.prediction_episodes} holds no episode files (*.npz); give a dataset folder, e.g. "
+                            f"RUN_DIR/checkpoints/dataset/test")
         if self.temperature is not None and not self.temperature > 0:
             raise IrisError(f"--temperature must be positive, got {self.temperature}; leave it out for the agent "
                             f"kind's test temperature")
@@ -59,6 +65,8 @@ def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: 
                         f"{agent.num_actions}; pass the game it was trained on with --env")
     else:
         temperature = policy_temperature(agent, protocol.temperature)
+    # Episodes given for the prediction error are checked before any is played.
+    given_episodes = prediction_dataset(protocol, agent) if protocol.prediction_episodes else None
     action_names = env_kind.action_names(env_config)
     videos = EpisodeMediaDir(video_dir or Path("."), keep=protocol.episodes if video_dir else 0)
     dataset = EpisodeDataset(None, "eval")
@@ -84,11 +92,21 @@ def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: 
     if env_kind.episode_metrics:
         details |= env_kind.episode_metrics(finals)
     if protocol.prediction_horizon:
-        error = open_loop_error(agent, dataset, protocol.prediction_horizon, protocol.prediction_segments,
+        measured = dataset if given_episodes is None else given_episodes
+        error = open_loop_error(agent, measured, protocol.prediction_horizon, protocol.prediction_segments,
                                 np.random.default_rng(protocol.seed))
         details["prediction"] = error.as_json() if error is not None else None
     score = details[env_kind.score_metric] if env_kind.score_metric else float(np.mean(returns))
     return {env_config.id: [score], "details": details}
+
+
+def prediction_dataset(protocol: EvalProtocol, agent: Agent) -> EpisodeDataset:
+    dataset = EpisodeDataset.load(Path(protocol.prediction_episodes), "prediction")
+    largest = max(int(dataset.get_episode(i).actions.max()) for i in dataset.episode_ids)
+    if largest >= agent.num_actions:
+        raise IrisError(f"the episodes in {protocol.prediction_episodes} take action {largest}, and the agent has "
+                        f"{agent.num_actions} actions; give episodes of the env it was trained on")
+    return dataset
 
 
 def summary_lines(result: dict[str, Any], score_metric: str | None) -> list[str]:
