@@ -109,3 +109,41 @@ def test_a_component_may_have_its_own_learning_rate(tmp_path):
     trainer = Trainer(compose_config([o for o in overrides if not o.startswith("hydra.")]), tmp_path)
     rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in trainer.optimizers.items()}
     assert rates == {"tokenizer": 1e-3, "world_model": 1e-3, "actor_critic": 3e-4}
+
+
+def test_cfg_job_prints_the_composed_config_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from iris_wm.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "env.id=Pong", "preset=cpu-smoke", "--cfg", "job"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert (shown["agent"]["kind"], shown["env"]["id"], shown["common"]["epochs"]) == ("iris", "Pong", 6)
+    assert main(["train", "--cfg", "job", "agent=delta-iris", "env.id=Pong"]) == 0  # before the overrides too
+    assert yaml.safe_load(capsys.readouterr().out)["agent"]["kind"] == "delta-iris"
+    assert main(["train", "env.id=Pong", "common.seed=0,1", "--cfg", "job"]) == 2  # one job's config, not a sweep's
+    assert not any(tmp_path.iterdir())
+
+
+def test_help_config_lists_every_key_with_its_value_range_and_comment(tmp_path, monkeypatch, capsys):
+    from iris_wm.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "env.id=Pong", "--help-config"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line = next(line for line in lines if line.startswith("training.learning_rate = "))
+    assert "0.0001" in line and "[positive]" in line and "# every component's" in line
+    # a comment written on the lines above its field
+    perceptual = next(line for line in lines if line.startswith("agent.tokenizer.perceptual_dropout_in_train = "))
+    assert "# The authors train with LPIPS's dropout active" in perceptual
+    assert len(lines) > 100 and not any(tmp_path.iterdir())
+
+
+def test_train_help_lists_the_config_groups_and_their_choices(capsys):
+    from iris_wm.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "agent=   iris, iris-lm, delta-iris" in out and "learn-minigrid" in out and "env=     atari" in out

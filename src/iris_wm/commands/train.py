@@ -14,13 +14,31 @@ EPILOG = """examples:
   iris train -m env.id=Pong,Breakout common.seed=0,1,2   a sweep, one run folder per job
   iris train agent=iris env=atari env.id=Pong       the agent and environment kinds (iris info lists them)
   iris train iris --env ALE/Pong-v5 --device cuda   TorchWM's spelling of agent=iris env.id=... common.device=...
-Every option is a key of the config (see src/iris_wm/training/config.py and config/preset/)."""
+  iris train env.id=Pong preset=cpu-smoke --cfg job   print the composed config; train nothing
+  iris train agent=delta-iris --help-config          every key: its value, its range and what it does"""
+
+
+def config_groups() -> str:
+    """The config groups and their choices, for --help."""
+    import iris_wm
+    from iris_wm.agents import AGENT_KINDS
+    from iris_wm.envs import ENV_KINDS
+
+    presets = sorted(path.stem for path in (Path(iris_wm.__file__).parent / "config" / "preset").glob("*.yaml"))
+    return ("config groups:\n"
+            f"  agent=   {', '.join(AGENT_KINDS.names())}\n"
+            f"  env=     {', '.join(ENV_KINDS.names())}\n"
+            f"  preset=  {', '.join(presets)}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
+    parser.epilog = f"{config_groups()}\n\n{EPILOG}"
     parser.add_argument("-m", "--multirun", action="store_true", help="sweep: one run per combination of a,b values")
+    parser.add_argument("-c", "--cfg", choices=["job"], help="print the composed config (Hydra's --cfg job); train "
+                                                             "nothing")
+    parser.add_argument("--help-config", action="store_true",
+                        help="list every key of the composed config: its value, range and what it does")
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="key=value overrides, preset=NAME")
     for flag, key in FLAGS.items():  # TorchWM's flags, also accepted among the overrides
         parser.add_argument(flag, dest=f"torchwm_{key}", metavar="VALUE", help=f"TorchWM's spelling of {key}=VALUE")
@@ -44,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     flags = [f"{flag}={getattr(args, f'torchwm_{key}')}" for flag, key in FLAGS.items()
              if getattr(args, f"torchwm_{key}") is not None]
     arguments = translate_train_arguments([*flags, *args.overrides])
+    shown = shown_config(arguments + (["--cfg", args.cfg] if args.cfg else []) +
+                         (["--help-config"] if args.help_config else []))
+    if shown is not None:
+        print(shown)
+        return 0
     overrides = [o for o in arguments if o not in sweep_flags]
     multirun = args.multirun or len(overrides) < len(arguments)
     compose_sweep(overrides)  # every job's config, before anything is written
@@ -55,3 +78,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         made = check_new_folder(Path(given), key)
     return launch((["--multirun"] if multirun else []) + overrides, train, made)
+
+
+def shown_config(arguments: list[str]) -> str | None:
+    """With Hydra's ``--cfg job`` (``-c job``) the composed config as YAML, with ``--help-config`` each of its keys
+    described; None when neither is asked for. Either writes nothing."""
+    from iris_wm.errors import IrisError
+
+    asked = [a for a in arguments if a in ("--cfg", "-c", "--help-config")]
+    if not asked:
+        return None
+    overrides = [a for a in arguments if a not in ("--cfg", "-c", "--help-config", "-m", "--multirun")]
+    if asked[0] in ("--cfg", "-c"):
+        index = arguments.index(asked[0])
+        what = arguments[index + 1] if index + 1 < len(arguments) else None
+        if what != "job":
+            raise IrisError(f"{asked[0]} shows the job's config: give {asked[0]} job")
+        overrides.remove(what)
+    if any("," in o.partition("=")[2] for o in overrides):
+        raise IrisError(f"{asked[0]} shows one job's config; leave out the sweep's a,b values")
+    from omegaconf import OmegaConf
+
+    from iris_wm.config.describe import keys_text
+    from iris_wm.training.hydra_app import compose_config
+
+    config = compose_config([o for o in overrides if not o.startswith("hydra.")])
+    return keys_text(config) if asked[0] == "--help-config" else OmegaConf.to_yaml(OmegaConf.structured(config))
