@@ -16,7 +16,7 @@ def fake_run(folder, kind: str, env_id: str, returns: list[float], steps_per_epo
     (folder / "config" / "train.yaml").write_text(f"env:\n  kind: {kind}\n  id: {env_id}\n")
     lines = []
     for epoch in range(1, 2 * len(returns) + 1):
-        line = {"epoch": epoch, "train_dataset/#steps": epoch * steps_per_epoch}
+        line = {"epoch": epoch, "train_dataset/#steps": epoch * steps_per_epoch, "duration_hours": 1 / 60}
         if epoch % 2 == 0:
             line["test_dataset/return"] = returns[epoch // 2 - 1]
         lines.append(json.dumps(line))
@@ -42,7 +42,8 @@ def test_seeds_pool_into_a_median_and_band_per_method(tmp_path):
     assert flat["steps"] == [200, 400] and flat["final_interval"] is None  # one run: no interval
     assert data["references"] == {"LitSide-v0": {"random": pytest.approx(4.05)}}
     assert (out / "figures" / "learning_curves.png").stat().st_size > 0
-    assert "| LitSide-v0 | ours | 3 | 600 | 7.00 [" in (out / "report.md").read_text()
+    assert ours["minutes_per_run"] == pytest.approx(6) and flat["minutes_per_run"] == pytest.approx(4)  # 1 an epoch
+    assert "| LitSide-v0 | ours | 3 | 600 | 6 | 7.00 [" in (out / "report.md").read_text()
 
 
 def test_atari_runs_get_the_random_policy_and_published_scores_as_lines(tmp_path):

@@ -30,6 +30,7 @@ class RunCurve:
     family: str
     steps: np.ndarray  # (evaluations,) env steps collected when each evaluation ran
     returns: np.ndarray  # (evaluations,) mean test return
+    minutes: float  # wall-clock of the epochs up to the last evaluation
 
 
 @dataclass
@@ -43,6 +44,7 @@ class MethodCurve:
     high: np.ndarray  # 75th percentile
     finals: np.ndarray  # (runs,) each run's last test return
     final_steps: int  # the fewest env steps of a run's last evaluation
+    minutes: float  # the median over runs of their minutes up to their last evaluation
     interval: tuple[float, float] | None = None  # 95 % bootstrap interval of the finals' median
 
 
@@ -57,11 +59,14 @@ def find_runs(path: Path) -> list[Path]:
 def read_run(run_dir: Path) -> RunCurve | None:
     """A run's test returns; None for a run that has not evaluated yet."""
     env = (yaml.safe_load((run_dir / RESOLVED_CONFIG).read_text()) or {}).get("env", {})
-    points = [(entry[STEPS], entry[RETURN]) for entry in read_metrics(run_dir) if RETURN in entry and STEPS in entry]
+    metrics = read_metrics(run_dir)
+    points = [(entry[STEPS], entry[RETURN]) for entry in metrics if RETURN in entry and STEPS in entry]
     if not points:
         return None
     steps, returns = np.array(points, dtype=np.float64).T
-    return RunCurve(str(env.get("id")), str(env.get("kind")), steps.astype(np.int64), returns)
+    last = max(i for i, entry in enumerate(metrics) if RETURN in entry)
+    minutes = 60 * sum(entry.get("duration_hours", 0.0) for entry in metrics[: last + 1])
+    return RunCurve(str(env.get("id")), str(env.get("kind")), steps.astype(np.int64), returns, minutes)
 
 
 def method_curves(inputs: list[Input], options: ReportOptions) -> list[MethodCurve]:
@@ -85,17 +90,19 @@ def _summarise(env: str, method: str, runs: list[RunCurve], options: ReportOptio
         interval = tuple(float(v) for v in stats.median_interval(finals, options.reps, options.seed))
     low, median, high = np.array([np.percentile(values, (25, 50, 75)) for values in at]).T  # (points,) each
     return MethodCurve(env, runs[0].family, method, steps, median, low, high, finals,
-                       int(min(run.steps[-1] for run in runs)), interval)
+                       int(min(run.steps[-1] for run in runs)), float(np.median([run.minutes for run in runs])),
+                       interval)
 
 
 def curves_report(curves: list[MethodCurve], references: dict[str, dict[str, float]]) -> Report:
     """``references``: env -> {name: return}, drawn as lines and given as columns."""
     names = list(dict.fromkeys(name for env_refs in references.values() for name in env_refs))
-    header = ["Env", "Method", "runs", "env steps", "final median [95% CI]", *names]
-    body = [[c.env, c.method, str(len(c.finals)), str(c.final_steps), _final(c),
+    header = ["Env", "Method", "runs", "env steps", "minutes per run", "final median [95% CI]", *names]
+    body = [[c.env, c.method, str(len(c.finals)), str(c.final_steps), f"{c.minutes:.0f}", _final(c),
              *(_number(references.get(c.env, {}).get(name)) for name in names)] for c in curves]
     note = ("Test return against env steps; the final median over runs of each run's last test return, with the "
-            "95 % percentile-bootstrap interval of that median; reference returns beside.")
+            "95 % percentile-bootstrap interval of that median; minutes per run: the median wall-clock up to the "
+            "last evaluation; reference returns beside.")
     return Report(fixed_width(header, body), markdown_page("Learning curves", note, header, body),
                   _json(curves, references),
                   lambda folder: [curves_figure(curves, references, folder / "learning_curves.png")])
@@ -113,7 +120,8 @@ def _number(value: float | None) -> str:
 def _json(curves: list[MethodCurve], references: dict[str, dict[str, float]]) -> dict:
     return {"curves": [{"env": c.env, "method": c.method, "steps": c.steps.tolist(), "median": c.median.tolist(),
                         "q25": c.low.tolist(), "q75": c.high.tolist(), "finals": c.finals.tolist(),
-                        "final_median": float(np.median(c.finals)), "final_interval": c.interval}
+                        "final_median": float(np.median(c.finals)), "final_interval": c.interval,
+                        "minutes_per_run": c.minutes}
                        for c in curves],
             "references": references}
 
