@@ -7,7 +7,7 @@ import yaml
 
 import iris_wm
 from iris_wm.cli import main
-from iris_wm.commands.front_door import translate_train_arguments
+from iris_wm.cli_arguments import translate_train_arguments
 from iris_wm.errors import IrisError
 from tests.factories import tiny_iris_config, tiny_train_overrides
 
@@ -21,7 +21,7 @@ def test_torchwm_train_arguments_are_our_overrides():
 
 
 def test_env_names_a_family_a_family_s_game_or_any_family_s_game():
-    from iris_wm.commands.front_door import env_choice
+    from iris_wm.cli_arguments import env_choice
 
     assert env_choice("crafter") == ("crafter", None) and env_choice("ALE/Pong-v5") == ("atari", "ALE/Pong-v5")
     assert env_choice("gym:CartPole-v1") == ("gym", "CartPole-v1")

@@ -11,8 +11,8 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 # Modules of the shared machinery: they must not name a component of any one agent kind.
 SHARED = ("training", "play", "benchmark", "commands/train.py", "commands/resume.py", "commands/eval.py",
-          "commands/play.py", "commands/benchmark.py", "commands/push.py", "commands/pretrained.py",
-          "commands/front_door.py", "checkpoint/loading.py", "checkpoint/run_checkpoint.py", "checkpoint/hub.py",
+          "commands/play.py", "commands/benchmark.py", "commands/push.py", "cli_arguments.py",
+          "checkpoint/loading.py", "checkpoint/run_checkpoint.py", "checkpoint/hub.py",
           "evaluation/protocol.py")
 IRIS_NAMES = ("tokenizer", "world_model", "actor_critic", "policy_input", "IRISImagination", "FrameCache", "IRIS")
 

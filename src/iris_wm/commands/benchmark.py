@@ -111,7 +111,7 @@ def runs_with_work_left(runs, max_retries: int) -> list[str]:
 def build_spec(args: argparse.Namespace):
     from iris_wm.agents import DEFAULT_AGENT_KIND, get_agent_kind
     from iris_wm.benchmark.spec import BenchmarkSpec, parse_games
-    from iris_wm.commands.front_door import env_choice
+    from iris_wm.cli_arguments import env_choice
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
 

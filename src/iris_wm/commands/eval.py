@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from iris_wm.commands.pretrained import add_pretrained_arguments
+    from iris_wm.cli_arguments import add_pretrained_arguments
 
     parser.add_argument("path", nargs="?", help="a run folder, a checkpoint folder, the authors' last.pt, or "
                                                 "hf://OWNER/REPO/FILE[@REVISION]")
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--world-model", dest="prediction", action="store_true",
                         help="also measure the world model's open-loop prediction error on the episodes played: "
                              "frame error, reward and end accuracy per imagined step (a table and a figure)")
-    parser.add_argument("--world-model-episodes", type=Path, metavar="FOLDER",
+    parser.add_argument("--world-model-episodes", dest="prediction_episodes", type=Path, metavar="FOLDER",
                         help="with --world-model: measure it on these episodes (a dataset folder, e.g. "
                              "RUN_DIR/checkpoints/dataset/test) instead of those played: the same folder for "
                              "several agents compares their world models on the same episodes")
@@ -51,17 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import atomic_write_text, check_writable
     from iris_wm.checkpoint import load_agent
-    from iris_wm.commands.pretrained import agent_source
+    from iris_wm.cli_arguments import agent_source
     from iris_wm.errors import IrisError
     from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
 
     random = args.policy == "random"
     if random and args.prediction:
         raise IrisError("--world-model measures an agent's world model; the random policy has none")
-    if args.world_model_episodes is not None and not args.prediction:
+    if args.prediction_episodes is not None and not args.prediction:
         raise IrisError("--world-model-episodes says where to measure --world-model; give both")
     protocol = EvalProtocol(args.episodes, args.num_envs, args.temperature, args.seed,
-                            args.horizon if args.prediction else 0, args.segments, args.world_model_episodes)
+                            args.horizon if args.prediction else 0, args.segments, args.prediction_episodes)
     source = random_policy_source(args) if random else agent_source(args)
     env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
     folder = "random_policy" if random else "eval"
@@ -103,8 +103,7 @@ def print_prediction(prediction: dict | None, figure: Path) -> None:
 
 def random_policy_source(args: argparse.Namespace):
     """Where the random policy plays: a run folder's test env, or the game of ``--env``."""
-    from iris_wm.commands.front_door import env_choice
-    from iris_wm.commands.pretrained import AgentSource
+    from iris_wm.cli_arguments import AgentSource, env_choice
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
 
@@ -123,7 +122,7 @@ def test_env_config(source, game: str | None):
     settings of the game given with --env (or of the published agent)."""
     from dataclasses import replace
 
-    from iris_wm.commands.front_door import env_choice
+    from iris_wm.cli_arguments import env_choice
     from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
     from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from iris_wm.commands.pretrained import add_pretrained_arguments
+    from iris_wm.cli_arguments import add_pretrained_arguments
 
     parser.add_argument("path", nargs="?", help="a run folder, a checkpoint folder, the authors' last.pt, or "
                                                 "hf://OWNER/REPO/FILE[@REVISION]")
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
-    from iris_wm.commands.pretrained import agent_source
+    from iris_wm.cli_arguments import agent_source
     from iris_wm.play.session import Options, open_source
 
     check_arguments(args)

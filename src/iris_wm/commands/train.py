@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from iris_wm.commands.front_door import FLAGS
+from iris_wm.cli_arguments import FLAGS
 
 EPILOG = """examples:
   iris train env.id=Pong preset=cpu-smoke           tiny networks, a few minutes on a CPU
@@ -54,7 +54,7 @@ def train(config, run_dir: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iris_wm.commands.front_door import translate_train_arguments
+    from iris_wm.cli_arguments import translate_train_arguments
     from iris_wm.training.hydra_app import compose_sweep, launch
     from iris_wm.training.run_folder import check_new_folder, new_run_folder
 

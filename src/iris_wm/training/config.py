@@ -51,7 +51,7 @@ class CollectionConfig:
 @dataclass
 class Collections:
     train: CollectionConfig = field(default_factory=CollectionConfig)
-    # The test protocol samples at the agent kind's temperature (IRIS 0.5, Δ-IRIS 1.0), as iris eval does.
+    # The test protocol samples at the agent kind's test temperature (its authors'), as iris eval does.
     test: CollectionConfig = field(default_factory=lambda: CollectionConfig(
         num_envs=8, epsilon=0.0, temperature=None, num_steps=None, num_episodes=16))
     # A folder with train/ and test/ folders of episodes (.npz, e.g. a run's checkpoints/dataset):

@@ -1,7 +1,7 @@
 """The world model's open-loop prediction error on held-out episodes, for every agent kind alike: from real
 context frames, the world model imagines h = 1..H steps ahead given the real actions, and each imagined step
 is compared with the real one: the frame's mean squared error per pixel; the share of its tokens that are
-the tokenizer's tokens of the real frame, where the kind has tokens; whether the reward's sign and the end
+the tokens the kind gives the real frame, where it has tokens; whether the reward's sign and the end
 are right; and the reward's sign where the real reward is not 0 (in a sparse task almost every reward is 0,
 and a world model that never predicts one is right almost everywhere, yet imagines no return). The world
 model predicts its most likely tokens (no sampling), so the error measures the model and not the draw;
