@@ -10,7 +10,7 @@ grimp = pytest.importorskip("grimp")
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 # Modules of the shared machinery: they must not name a component of any one agent kind.
-SHARED = ("training", "play", "benchmark", "commands/train.py", "commands/resume.py", "commands/eval.py",
+SHARED = ("training", "play", "sweep", "commands/train.py", "commands/resume.py", "commands/eval.py",
           "commands/play.py", "commands/benchmark.py", "commands/push.py", "cli_arguments.py",
           "checkpoint/loading.py", "checkpoint/run_checkpoint.py", "checkpoint/hub.py",
           "evaluation/protocol.py")
@@ -83,7 +83,7 @@ def test_shared_machinery_names_no_component_of_an_agent_kind():
 
 
 # Code that uses environment families through their record (iris_wm.envs.EnvKind): it must not name one.
-FAMILY_USERS = ("commands", "evaluation", "benchmark", "play", "training", "scores", "world_model_env", "data",
+FAMILY_USERS = ("commands", "evaluation", "sweep", "play", "training", "scores", "world_model_env", "data",
                 "checkpoint", "cli.py")
 
 

@@ -73,7 +73,7 @@ def test_sigterm_in_any_phase_stops_safely_and_resume_loses_no_episode(where, tm
     """The signal arrives during epoch 2's phase ``where`` (every phase and an evaluation run in
     epoch 2 here)."""
     from iris_wm.training.collector import Collector
-    from iris_wm.training.evaluation import Evaluator
+    from iris_wm.training.evaluator import Evaluator
     from iris_wm.training.trainer import Trainer
 
     def signal_in(cls, method, matches):

@@ -18,7 +18,7 @@ EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from iris_wm.benchmark.launchers import LAUNCHERS, SlurmOptions, slurm_flag
+    from iris_wm.sweep.launchers import LAUNCHERS, SlurmOptions, slurm_flag
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.overrides[:1] == ["status"]:
         return status(args.overrides[1:])
-    from iris_wm.benchmark.records import sweep_status, write_scores
-    from iris_wm.benchmark.spec import default_sweep_folder, open_sweep
     from iris_wm.errors import IrisError
+    from iris_wm.sweep.records import sweep_status, write_scores
+    from iris_wm.sweep.spec import default_sweep_folder, open_sweep
     from iris_wm.training.hydra_app import compose_sweep
 
     spec, games_text = build_spec(args)
@@ -90,7 +90,7 @@ def launch_runs_with_work(spec, sweep: Path, runs, launch, max_retries: int) -> 
     """One Hydra multirun over exactly the runs with work left, so that no cluster job is spent on a
     finished run, one given up after ``max_retries`` failures or one another launch's job holds: the
     exit code of the launch."""
-    from iris_wm.benchmark.job import BenchmarkJob
+    from iris_wm.sweep.job import BenchmarkJob
     from iris_wm.training.hydra_app import run_hydra
 
     names = runs_with_work_left(runs, max_retries)
@@ -103,17 +103,17 @@ def launch_runs_with_work(spec, sweep: Path, runs, launch, max_retries: int) -> 
 
 
 def runs_with_work_left(runs, max_retries: int) -> list[str]:
-    from iris_wm.benchmark.spec import run_name
+    from iris_wm.sweep.spec import run_name
 
     return [run_name(run.game, run.seed) for run in runs if run.has_work_left(max_retries)]
 
 
 def build_spec(args: argparse.Namespace):
     from iris_wm.agents import DEFAULT_AGENT_KIND, get_agent_kind
-    from iris_wm.benchmark.spec import BenchmarkSpec, parse_games
     from iris_wm.cli_arguments import env_choice
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
+    from iris_wm.sweep.spec import BenchmarkSpec, parse_games
 
     kind = get_agent_kind(args.agent or DEFAULT_AGENT_KIND)
     env_name, env_game = env_choice(args.env)
@@ -136,7 +136,7 @@ def _default_game(env_kind) -> str | None:
 
 
 def launch_options(args: argparse.Namespace):
-    from iris_wm.benchmark.launchers import LaunchOptions, SlurmOptions
+    from iris_wm.sweep.launchers import LaunchOptions, SlurmOptions
 
     slurm = SlurmOptions(**{name: getattr(args, f"slurm_{name}") for name in SlurmOptions.__dataclass_fields__})
     return LaunchOptions(args.launcher, slurm, args.gpus_per_run, args.ray_address)
@@ -163,9 +163,9 @@ def check_checkpoint(spec) -> None:
 
 
 def status(arguments: list[str]) -> int:
-    from iris_wm.benchmark.records import sweep_status
-    from iris_wm.benchmark.spec import read_spec
     from iris_wm.errors import IrisError
+    from iris_wm.sweep.records import sweep_status
+    from iris_wm.sweep.spec import read_spec
 
     if len(arguments) != 1:
         raise IrisError("usage: iris benchmark status SWEEP (the folder iris benchmark wrote)")
@@ -191,8 +191,8 @@ def status_table(runs) -> str:
 
 def report(spec, sweep: Path, runs, reps: int) -> int:
     """``iris report`` on the finished sweep: its runs against the bundled references, in SWEEP/report."""
-    from iris_wm.benchmark.spec import RUNS
     from iris_wm.commands import report as report_command
+    from iris_wm.sweep.spec import RUNS
 
     unfinished = [f"{run.game} seed {run.seed}" for run in runs if run.state != "finished"]
     if unfinished:

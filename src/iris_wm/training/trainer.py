@@ -23,7 +23,7 @@ from iris_wm.envs import get_env_kind
 from iris_wm.errors import IrisError
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import TrainConfig
-from iris_wm.training.evaluation import Evaluator
+from iris_wm.training.evaluator import Evaluator
 from iris_wm.training.interrupt import Interrupted, check_stop, interrupted_message
 from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger

@@ -26,13 +26,13 @@ from pathlib import Path
 from omegaconf import DictConfig, open_dict
 
 from iris_wm.atomic import atomic_write_text
-from iris_wm.benchmark.records import LOG, RESULT, RunRecord, read_record, write_record, write_scores
-from iris_wm.benchmark.spec import RUN_KEY, BenchmarkSpec, parse_run_name
 from iris_wm.checkpoint import load_agent
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
 from iris_wm.envs import get_env_kind
 from iris_wm.errors import IrisError
 from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
+from iris_wm.sweep.records import LOG, RESULT, RunRecord, read_record, write_record, write_scores
+from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, parse_run_name
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.hydra_app import read_run_config, to_train_config, write_resolved_config
 from iris_wm.training.interrupt import Interrupted, stop_at_safe_points

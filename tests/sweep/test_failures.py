@@ -11,10 +11,10 @@ import re
 import pytest
 
 import iris_wm
-from iris_wm.benchmark.records import RESULT, read_record
-from iris_wm.benchmark.spec import open_sweep
 from iris_wm.cli import main
 from iris_wm.commands import benchmark
+from iris_wm.sweep.records import RESULT, read_record
+from iris_wm.sweep.spec import open_sweep
 from tests.factories import folder_hash, tiny_iris_config
 
 pytest.importorskip("ale_py")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from iris_wm.benchmark.spec import BenchmarkSpec, open_sweep
 from iris_wm.cli import main
+from iris_wm.sweep.spec import BenchmarkSpec, open_sweep
 from tests.factories import folder_hash
 
 pytest.importorskip("ale_py")

@@ -12,10 +12,10 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from hydra_plugins.iris_wm_ray_launcher.ray_launcher import gpus_per_job
-from iris_wm.benchmark.launchers import LaunchOptions, SlurmOptions, slurm_flag
-from iris_wm.benchmark.records import RESULT, RunRecord, sweep_status, write_record
-from iris_wm.benchmark.spec import RUN_KEY, BenchmarkSpec, open_sweep
 from iris_wm.commands import benchmark
+from iris_wm.sweep.launchers import LaunchOptions, SlurmOptions, slurm_flag
+from iris_wm.sweep.records import RESULT, RunRecord, sweep_status, write_record
+from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, open_sweep
 from iris_wm.training.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_schema, sweep_jobs, with_presets
 
 needs_submitit = pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,

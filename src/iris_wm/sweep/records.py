@@ -23,8 +23,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from iris_wm.atomic import atomic_write_text
-from iris_wm.benchmark.spec import BenchmarkSpec
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
+from iris_wm.sweep.spec import BenchmarkSpec
 from iris_wm.training.hydra_app import RESOLVED_CONFIG
 from iris_wm.training.metrics_logger import read_metrics
 from iris_wm.training.run_folder import LOCK_FILE
