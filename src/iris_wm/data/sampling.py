@@ -50,6 +50,9 @@ class SegmentSampler:
         """The same placement of segments, for sampling test episodes: nothing is counted."""
         return self
 
+    def start_epoch(self, epoch: int) -> None:
+        """Called before each epoch's training (the trainer calls it for every phase's sampler)."""
+
 
 @dataclass(frozen=True)
 class UniformSegments(SegmentSampler):
@@ -67,14 +70,18 @@ class PrioritizedSegments(SegmentSampler):
     (1 / (1 + c_e))^alpha, c_e counting this sampler's earlier draws of e; then a step t uniformly
     in it, and a segment of L steps around t. ``can_sample_beyond_end``: start = t - U{0..L-1}
     (padding possible on both sides); otherwise stop = min(len, t + 1 + U{0..L-1}) and start =
-    stop - L (the last step is always real). ``prioritize`` False draws episodes uniformly (the
-    authors' first epoch) but still counts."""
+    stop - L (the last step is always real). In the run's first ``uniform_epochs`` epochs (the authors': 1)
+    and for evaluation, episodes are drawn uniformly; draws are counted in training all the same."""
 
-    def __init__(self, alpha: float, can_sample_beyond_end: bool) -> None:
+    def __init__(self, alpha: float, can_sample_beyond_end: bool, uniform_epochs: int = 0) -> None:
         self.alpha, self.can_sample_beyond_end = alpha, can_sample_beyond_end
+        self.uniform_epochs = uniform_epochs
         self.counts: dict[int, int] = {}  # episode id -> draws so far
         self.prioritize = True
         self.counting = True
+
+    def start_epoch(self, epoch: int) -> None:
+        self.prioritize = epoch > self.uniform_epochs
 
     def probabilities(self, episode_ids: np.ndarray) -> np.ndarray:
         counts = np.array([self.counts.get(int(i), 0) for i in episode_ids], dtype=np.float64)

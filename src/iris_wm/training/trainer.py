@@ -159,6 +159,7 @@ class Trainer:
         self.agent.start_epoch(self.config.training, epoch)
         metrics: dict[str, torch.Tensor] = {}
         for phase in self.phases:
+            phase.sampler.start_epoch(epoch)
             if epoch > phase.settings.start_after_epochs:
                 metrics |= self.train_phase(phase, epoch)
             phase.module.eval()  # frozen for the phases that follow

@@ -242,7 +242,9 @@ def test_the_target_is_frozen_and_outside_the_optimizer(agent):
     assert phases["tokenizer"].module is agent.tokenizer and phases["world_model"].module is agent.world_model
     # samplers: prioritised per component; beyond the end for tokenizer and world model only
     assert [p.sampler.can_sample_beyond_end for p in phases.values()] == [True, True, False]
-    agent.start_epoch(DeltaIRISTraining(), 1)
+    for phase in phases.values():  # as the trainer starts each epoch: the authors' first one draws uniformly
+        phase.sampler.start_epoch(1)
     assert not any(p.sampler.prioritize for p in phases.values())
-    agent.start_epoch(DeltaIRISTraining(), 2)
+    for phase in phases.values():
+        phase.sampler.start_epoch(2)
     assert all(p.sampler.prioritize for p in phases.values())

@@ -33,7 +33,6 @@ class DeltaIRISAgent(Agent):
         self.tokenizer = DeltaTokenizer(config.tokenizer, num_actions)
         self.world_model = DeltaWorldModel(config.world_model, num_actions, config.tokenizer.codebook_size)
         self.actor_critic = DeltaActorCritic(config.actor_critic, num_actions)
-        self._samplers: list[PrioritizedSegments] = []
         self._fresh_state: tuple[Tensor, Tensor] | None = None  # (1, D) LSTM state after a fresh burn-in
         self._transitions: TransitionTokens | None = None  # this epoch's, when training.cache_tokens
 
@@ -110,17 +109,18 @@ class DeltaIRISAgent(Agent):
     # -- training ----------------------------------------------------------------------------------
 
     def start_epoch(self, training: DeltaIRISTraining, epoch: int) -> None:
-        for sampler in self._samplers:
-            sampler.prioritize = epoch > 1  # the authors' first epoch draws episodes uniformly
         # Filled during the world-model and actor-critic phases, after the tokenizer's.
         self._transitions = TransitionTokens(self.tokenizer) if training.cache_tokens else None
 
     def phases(self, training: DeltaIRISTraining) -> list[Phase]:
         t, c = training, self.config
-        tokenizer_sampler = PrioritizedSegments(t.tokenizer.priority_alpha, can_sample_beyond_end=True)
-        world_model_sampler = PrioritizedSegments(t.world_model.priority_alpha, can_sample_beyond_end=True)
-        actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
-        self._samplers = [tokenizer_sampler, world_model_sampler, actor_critic_sampler]
+        # The authors' first epoch draws episodes uniformly, the later ones by priority.
+        tokenizer_sampler = PrioritizedSegments(t.tokenizer.priority_alpha, can_sample_beyond_end=True,
+                                                uniform_epochs=1)
+        world_model_sampler = PrioritizedSegments(t.world_model.priority_alpha, can_sample_beyond_end=True,
+                                                  uniform_epochs=1)
+        actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False,
+                                                   uniform_epochs=1)
         bf16 = t.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
         tokenizer_loss = self._autocast(bf16, self.tokenizer.compute_loss)
         world_model_eval_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
