@@ -147,3 +147,19 @@ def test_train_help_lists_the_config_groups_and_their_choices(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     assert "agent=   iris, iris-lm, delta-iris" in out and "learn-minigrid" in out and "env=     atari" in out
+
+
+def test_a_phase_must_be_named_after_its_settings_field():
+    from dataclasses import replace
+
+    import iris_wm
+    from iris_wm.agents.iris.config import IRISTraining
+    from iris_wm.training.trainer import check_phase_names
+    from tests.factories import tiny_iris_config
+
+    agent = iris_wm.create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config())
+    training = IRISTraining()
+    phases = agent.phases(training)
+    check_phase_names(phases, training)
+    with pytest.raises(TypeError, match="training.wm"):
+        check_phase_names([replace(phases[0], name="wm"), *phases[1:]], training)

@@ -63,9 +63,11 @@ class Phase:
     """One component's training within an epoch, in the order the epoch runs them. After its phase
     the module is put in eval mode: later phases see it frozen."""
 
-    name: str  # metric prefix (``NAME/train/TERM``) and optimizer key
+    # The name of the training config's field that holds ``settings`` (``training.NAME``): also the metrics'
+    # prefix (``NAME/train/TERM``), the optimizer's key and the warm start's ``initialization.load_NAME``.
+    name: str
     module: nn.Module  # the parameters this phase optimizes
-    settings: PhaseSettings
+    settings: PhaseSettings  # the training config's field ``name``
     learning_rate: float  # the training's, unless the phase's settings give their own
     sequence_length: int  # frames per sampled segment
     sampler: SegmentSampler  # where segments lie in the episodes, and how episodes are drawn

@@ -51,6 +51,7 @@ class Trainer:
         self.agent = create_model(config.agent.kind, int(self.train_env.single_action_space.n), self.device,
                                   config.agent)
         self.phases: list[Phase] = self.agent.phases(config.training)
+        check_phase_names(self.phases, config.training)
         if not resume:
             for name in warm_start(self.agent, self.phases, config.initialization):
                 print(f"warm start: the {name} from {config.initialization[PATH_KEY]}", flush=True)
@@ -194,3 +195,12 @@ class Trainer:
                             f"(epoch {epoch - 1}) stays current: lower the learning rate or max_grad_norm and resume")
         # averaged on the device: the logger reads them once per epoch
         return {f"{phase.name}/train/{term}": total / num_steps for term, total in sums.items()}
+
+
+def check_phase_names(phases: list[Phase], training) -> None:
+    """Each phase is named after the training config's field holding its settings (the contract of Phase): the
+    keys training.NAME, initialization.load_NAME and the metrics' NAME/ rest on it."""
+    for phase in phases:
+        if getattr(training, phase.name, None) is not phase.settings:
+            raise TypeError(f"the agent kind's phase {phase.name!r} must be named after the field of its training "
+                            f"config that holds its settings (training.{phase.name})")
