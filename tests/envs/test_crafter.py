@@ -102,7 +102,7 @@ def test_stored_achievements_are_the_envs_at_every_step(tmp_path):
     config = CrafterConfig(max_episode_steps=60)
     dataset = EpisodeDataset(tmp_path / "train", "train_dataset")
     env = get_env_kind("crafter").make_vector_env(config, 1, 11)
-    collector = Collector(env, dataset, np.random.default_rng(0), seed=11, step_extras=achievement_counts)
+    collector = Collector(env, dataset, np.random.default_rng(0), seed=11, env_kind=get_env_kind("crafter"))
     collector.collect(agent, CollectionConfig(num_steps=120, epsilon=1.0), epoch=1)  # random actions
     episode = EpisodeDataset.load(tmp_path / "train", "train").get_episode(0)
     assert episode.finished and episode.extras["achievements"].shape == (len(episode), len(ACHIEVEMENTS))

@@ -76,7 +76,7 @@ def evaluate(agent: Agent | None, env_kind: EnvKind, env_config: Any, protocol: 
                     action_names=action_names)
 
     collector = Collector(env, dataset, np.random.default_rng(protocol.seed), protocol.seed,
-                          on_episode_end=save_video, step_extras=env_kind.step_extras)
+                          on_episode_end=save_video, env_kind=env_kind)
     collector.collect(agent.eval(), CollectionConfig(num_envs=env.num_envs, epsilon=0.0,
                                                      temperature=temperature, num_steps=None,
                                                      num_episodes=protocol.episodes), epoch=0)

@@ -19,6 +19,7 @@ from iris_wm.agents import policy_temperature
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.envs import EnvKind
 from iris_wm.envs.vector import env_infos
 from iris_wm.training.config import CollectionConfig
 from iris_wm.training.interrupt import check_stop
@@ -44,17 +45,19 @@ class EpisodeBuffer:
 
 
 class Collector:
-    """``step_extras`` (info -> {name: array}) and ``episode_metrics`` (finished episodes' last
-    extras -> metrics) come from the env kind; with ``whole_run`` the metrics cover every episode
-    finished since the run began (a benchmark's budget), else those of each call."""
+    """``env_kind``'s hooks, where it has them: ``step_extras`` (info -> {name: array}) and ``episode_metrics``
+    (finished episodes' last extras -> metrics); with ``whole_run`` the metrics cover every episode finished
+    since the run began (a benchmark's budget), else those of each call."""
 
     def __init__(self, env: gymnasium.vector.VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
-                 truncation_is_end: bool = True, on_episode_end=None, step_extras=None, episode_metrics=None,
+                 truncation_is_end: bool = True, on_episode_end=None, env_kind: EnvKind | None = None,
                  whole_run: bool = False) -> None:
         self.env, self.dataset, self.rng, self.seed = env, dataset, rng, seed
         self.truncation_is_end = truncation_is_end
         self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
-        self.step_extras, self.episode_metrics, self.whole_run = step_extras, episode_metrics, whole_run
+        self.step_extras = env_kind.step_extras if env_kind is not None else None
+        self.episode_metrics = env_kind.episode_metrics if env_kind is not None else None
+        self.whole_run = whole_run
         self.run_final_extras: list[dict[str, np.ndarray]] = []  # of every finished episode, with whole_run
         self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
         self.seeded = False

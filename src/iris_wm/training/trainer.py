@@ -71,14 +71,12 @@ class Trainer:
         self.train_media = EpisodeMediaDir(media / "train", keep=config.collection.train.num_episodes_to_save)
         self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
         names = env_kind.action_names(config.env.train)
-        env_stats = {"step_extras": env_kind.step_extras, "episode_metrics": env_kind.episode_metrics}
         self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, seed,
                                          config.training.truncation_is_end,
-                                         self._media_writer(self.train_media, "train", names), whole_run=True,
-                                         **env_stats)
+                                         self._media_writer(self.train_media, "train", names), env_kind, whole_run=True)
         self.test_collector = Collector(self.test_env, self.test_dataset, self.rng, test_seed,
                                         config.training.truncation_is_end,
-                                        self._media_writer(self.test_media, "test", names), **env_stats)
+                                        self._media_writer(self.test_media, "test", names), env_kind)
         self.env_curves = tuple(Curve(key) for key in env_kind.curves)
         self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.run_dir, self.rng, names,
                                    config.evaluation)
