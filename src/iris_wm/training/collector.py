@@ -46,19 +46,19 @@ class EpisodeBuffer:
 
 class Collector:
     """``env_kind``'s hooks, where it has them: ``step_extras`` (info -> {name: array}) and ``episode_metrics``
-    (finished episodes' last extras -> metrics); with ``whole_run`` the metrics cover every episode finished
-    since the run began (a benchmark's budget), else those of each call."""
+    (finished episodes' last extras -> metrics); with ``metrics_over_whole_run`` the metrics cover every
+    episode finished since the run began (a benchmark's budget), else those of each call."""
 
     def __init__(self, env: gymnasium.vector.VectorEnv, dataset: EpisodeDataset, rng: np.random.Generator, seed: int,
                  truncation_is_end: bool = True, on_episode_end=None, env_kind: EnvKind | None = None,
-                 whole_run: bool = False) -> None:
+                 metrics_over_whole_run: bool = False) -> None:
         self.env, self.dataset, self.rng, self.seed = env, dataset, rng, seed
         self.truncation_is_end = truncation_is_end
         self.on_episode_end = on_episode_end  # callback(episode_id, Episode): media, logging
         self.step_extras = env_kind.step_extras if env_kind is not None else None
         self.episode_metrics = env_kind.episode_metrics if env_kind is not None else None
-        self.whole_run = whole_run
-        self.run_final_extras: list[dict[str, np.ndarray]] = []  # of every finished episode, with whole_run
+        self.metrics_over_whole_run = metrics_over_whole_run
+        self.run_final_extras: list[dict[str, np.ndarray]] = []  # every finished episode's, metrics_over_whole_run
         self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
         self.seeded = False
         self.epoch = 0  # of the last collection
@@ -136,10 +136,10 @@ class Collector:
             self.observations = None  # evaluation episodes are never continued
         agent.clear_policy()
         self.dataset.save_modified()
-        if self.whole_run:
+        if self.metrics_over_whole_run:
             self.run_final_extras += finished_extras
         return self._metrics(finished_returns, finished_lengths,
-                             self.run_final_extras if self.whole_run else finished_extras)
+                             self.run_final_extras if self.metrics_over_whole_run else finished_extras)
 
     def state_dict(self) -> dict:
         extras = [{name: value.tolist() for name, value in final.items()} for final in self.run_final_extras]

@@ -58,10 +58,10 @@ class Trainer:
         self.optimizers = {phase.name: make_optimizer(phase.module, phase.settings.learning_rate or phase.learning_rate,
                                                       phase.settings.weight_decay, phase.fused_optimizer)
                            for phase in self.phases}
-        self.static = collection.static_dataset
-        if self.static is not None:  # offline: nothing is collected, nothing is written to these folders
-            self.train_dataset = EpisodeDataset.load(self.static / "train", "train_dataset")
-            self.test_dataset = EpisodeDataset.load(self.static / "test", "test_dataset")
+        self.offline_dataset = collection.static_dataset
+        if self.offline_dataset is not None:  # offline: nothing is collected, nothing is written to these folders
+            self.train_dataset = EpisodeDataset.load(self.offline_dataset / "train", "train_dataset")
+            self.test_dataset = EpisodeDataset.load(self.offline_dataset / "test", "test_dataset")
         else:
             train_dir = self.run_dir / "checkpoints" / "dataset" / "train"
             open_dataset = EpisodeDataset.load if resume and train_dir.is_dir() else EpisodeDataset
@@ -73,7 +73,8 @@ class Trainer:
         names = env_kind.action_names(config.env.train)
         self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, seed,
                                          config.training.truncation_is_end,
-                                         self._media_writer(self.train_media, "train", names), env_kind, whole_run=True)
+                                         self._media_writer(self.train_media, "train", names), env_kind,
+                                         metrics_over_whole_run=True)
         self.test_collector = Collector(self.test_env, self.test_dataset, self.rng, test_seed,
                                         config.training.truncation_is_end,
                                         self._media_writer(self.test_media, "test", names), env_kind)
@@ -111,11 +112,11 @@ class Trainer:
             started = time.time()
             metrics: dict[str, float | torch.Tensor] = {}
             if c.training.should:
-                if self.static is None and epoch <= c.collection.train.stop_after_epochs:
+                if self.offline_dataset is None and epoch <= c.collection.train.stop_after_epochs:
                     metrics |= self.train_collector.collect(self.agent, c.collection.train, epoch)
                 metrics |= self.train_agent(epoch)
             if c.evaluation.should and epoch % c.evaluation.every == 0:
-                if self.static is None:
+                if self.offline_dataset is None:
                     self.test_dataset.clear()
                     metrics |= self.test_collector.collect(self.agent, c.collection.test, epoch)
                 metrics |= self.evaluator.evaluate(epoch)

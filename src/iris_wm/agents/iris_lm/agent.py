@@ -54,7 +54,7 @@ class IRISLMAgent(IRISAgent):
             world_model.obs_embedding.weight.data.copy_(rows.detach())
         return world_model
 
-    def _kept_out(self, name: str) -> bool:
+    def _is_frozen_lm_weight(self, name: str) -> bool:
         """The LM's own tensors when they do not train, and its output head, which the world model
         never uses (and which some LMs tie to the input embeddings): they are re-read from the model."""
         if not name.startswith(LM_PREFIX):
@@ -64,13 +64,13 @@ class IRISLMAgent(IRISAgent):
 
     def state_dict(self, *args, **kwargs) -> dict[str, Tensor]:
         state = super().state_dict(*args, **kwargs)
-        for name in [name for name in state if self._kept_out(name)]:
+        for name in [name for name in state if self._is_frozen_lm_weight(name)]:
             del state[name]
         return state
 
     def load_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True, assign: bool = False):
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
-        missing = [name for name in result.missing_keys if not self._kept_out(name)]
+        missing = [name for name in result.missing_keys if not self._is_frozen_lm_weight(name)]
         if strict and (missing or result.unexpected_keys):
             raise RuntimeError(f"missing keys {missing}, unexpected keys {result.unexpected_keys}")
         return result
