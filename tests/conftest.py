@@ -15,6 +15,6 @@ def _seed():
 
 
 def pytest_collection_modifyitems(items):
-    """The longest tests (tests/learning: IRIS's and Δ-IRIS's, minutes of training each) first: each of the two
-    workers starts with one while the rest follow, instead of their minutes coming after everything else."""
+    """The longest test (tests/learning, minutes of training) first: one worker runs it while the other takes the
+    rest, instead of its minutes coming after everything else."""
     items.sort(key=lambda item: not item.nodeid.startswith("tests/learning/"))

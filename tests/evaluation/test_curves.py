@@ -61,3 +61,13 @@ def test_a_folder_without_runs_is_one_line(tmp_path, capsys):
     assert main(["report", "--curves", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "no run folder" in err and err.count("\n") == 1
+
+
+def test_an_eval_file_as_reference_is_drawn_at_its_mean_return_not_its_score(tmp_path):
+    """iris eval's file scores Crafter by its own metric; beside test returns its line is the measured return."""
+    fake_run(tmp_path / "run", "gym", "Some-v0", [1.0, 2.0])
+    (tmp_path / "random.json").write_text(json.dumps({"Some-v0": [9.0], "details": {"mean": 1.5, "episodes": 8}}))
+    out = tmp_path / "report"
+    assert main(["report", "--curves", str(tmp_path / "run"), "--reference", f"random={tmp_path / 'random.json'}",
+                 "--out", str(out), "--no-figures"]) == 0
+    assert json.loads((out / "report.json").read_text())["references"] == {"Some-v0": {"random": 1.5}}

@@ -3,7 +3,7 @@ random return 4 of the best 8), IRIS's test return after training is clearly abo
 It fails if any link breaks: the tokenizer, the world model's reward (which must tie the reward to the frame
 and the action), imagination, or the actor-critic's update; measured, it fails with the actor's loss sign
 flipped and with the world model fed shuffled actions (docs/learning.md). Δ-IRIS's test is its own module,
-so that the two run side by side on the suite's two workers.
+outside the default suite until it fits its budget (``pytest -m beyond_budget tests/learning``).
 
 The settings are the tiny preset with a larger learning rate and more steps per epoch (the algorithm
 unchanged); the actor-critic starts at epoch 3, after the first evaluation, which is the untrained policy's.

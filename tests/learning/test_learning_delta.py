@@ -1,7 +1,10 @@
-"""The learning regression test of Δ-IRIS (see test_learning.py): on the same task, its test return after
-training is clearly above its untrained policy's. Its tiny preset with a context of 6 frames (a burn-in of 2
-and imagined rollouts of 3 steps: the task's reward is immediate), a learning rate of 1e-3 and more
-actor-critic steps; the untrained policy is tested at epoch 2, the actor-critic trains from epoch 3."""
+"""The learning regression test of Δ-IRIS (see test_learning.py; not in the default suite yet, see its mark): on
+the same task, its test return after training is clearly above its untrained policy's. Its tiny preset with a
+context of 6 frames (a burn-in of 2 and imagined rollouts of 3 steps: the task's reward is immediate), a
+learning rate of 1e-3 and more actor-critic steps; the untrained policy is tested at epoch 2, the actor-critic
+trains from epoch 3."""
+
+import pytest
 
 from tests.learning.training import assert_learned, returns_of_training
 
@@ -16,5 +19,8 @@ SETTINGS = [
 ]
 
 
+# 2.4 minutes of CPU alone, but beside IRIS's learning test on the suite's other worker both slow down and the
+# suite goes past its 10 minutes: outside it until it is cheaper (pytest -m beyond_budget tests/learning).
+@pytest.mark.beyond_budget
 def test_delta_iris_learns_the_task(tmp_path):
     assert_learned(returns_of_training(SETTINGS, tmp_path / "run"), least=6.5)

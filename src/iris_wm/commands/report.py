@@ -110,8 +110,7 @@ def _curves(inputs: list, options):
     agents) and the --reference files'."""
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
-    from iris_wm.evaluation.curves import curves_report, method_curves
-    from iris_wm.scores.returns import mean_scores
+    from iris_wm.evaluation.curves import curves_report, method_curves, reference_returns
 
     if not inputs:
         raise IrisError("--curves needs run folders (or folders of runs) to draw")
@@ -124,7 +123,7 @@ def _curves(inputs: list, options):
             kind = None
         references[env] = kind.reference_returns(env) if kind and kind.reference_returns else {}
     for name, path in options.references.items():
-        for env, score in mean_scores(path).items():
+        for env, score in reference_returns(path).items():
             if env in references:
                 references[env][name] = score
     return curves_report(curves, references)
