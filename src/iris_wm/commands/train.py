@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     flags = [f"{flag}={getattr(args, f'torchwm_{key}')}" for flag, key in FLAGS.items()
              if getattr(args, f"torchwm_{key}") is not None]
     arguments = translate_train_arguments([*flags, *args.overrides])
-    shown = shown_config(arguments + (["--cfg", args.cfg] if args.cfg else []) +
-                         (["--help-config"] if args.help_config else []))
-    if shown is not None:
-        print(shown)
+    view, arguments = config_view(arguments)  # --cfg job / --help-config among the overrides
+    view = "job" if args.cfg else "help" if args.help_config else view
+    if view is not None:
+        print(shown_config(view, arguments))
         return 0
     overrides = [o for o in arguments if o not in sweep_flags]
     multirun = args.multirun or len(overrides) < len(arguments)
@@ -80,27 +80,36 @@ def run(args: argparse.Namespace) -> int:
     return launch((["--multirun"] if multirun else []) + overrides, train, made)
 
 
-def shown_config(arguments: list[str]) -> str | None:
-    """With Hydra's ``--cfg job`` (``-c job``) the composed config as YAML, with ``--help-config`` each of its keys
-    described; None when neither is asked for. Either writes nothing."""
+def config_view(arguments: list[str]) -> tuple[str | None, list[str]]:
+    """Hydra's ``--cfg job`` (``-c job``) or ``--help-config`` where argparse left them among the overrides ->
+    ("job" / "help" / None, the other arguments)."""
     from iris_wm.errors import IrisError
 
-    asked = [a for a in arguments if a in ("--cfg", "-c", "--help-config")]
-    if not asked:
-        return None
-    overrides = [a for a in arguments if a not in ("--cfg", "-c", "--help-config", "-m", "--multirun")]
-    if asked[0] in ("--cfg", "-c"):
-        index = arguments.index(asked[0])
-        what = arguments[index + 1] if index + 1 < len(arguments) else None
-        if what != "job":
-            raise IrisError(f"{asked[0]} shows the job's config: give {asked[0]} job")
-        overrides.remove(what)
-    if any("," in o.partition("=")[2] for o in overrides):
-        raise IrisError(f"{asked[0]} shows one job's config; leave out the sweep's a,b values")
+    view, rest, remaining = None, [], list(arguments)
+    while remaining:
+        argument = remaining.pop(0)
+        if argument == "--help-config":
+            view = "help"
+        elif argument in ("--cfg", "-c"):
+            if remaining[:1] != ["job"]:
+                raise IrisError(f"{argument} shows the job's config: give {argument} job")
+            view = remaining.pop(0)
+        else:
+            rest.append(argument)
+    return view, rest
+
+
+def shown_config(view: str, arguments: list[str]) -> str:
+    """The composed config of ``arguments`` as YAML ("job"), or each of its keys described ("help"); writes
+    nothing."""
     from omegaconf import OmegaConf
 
     from iris_wm.config.describe import keys_text
+    from iris_wm.errors import IrisError
     from iris_wm.training.hydra_app import compose_config
 
-    config = compose_config([o for o in overrides if not o.startswith("hydra.")])
-    return keys_text(config) if asked[0] == "--help-config" else OmegaConf.to_yaml(OmegaConf.structured(config))
+    overrides = [a for a in arguments if a not in ("-m", "--multirun") and not a.startswith("hydra.")]
+    if any("," in o.partition("=")[2] for o in overrides):
+        raise IrisError("--cfg job and --help-config show one job's config; leave out the sweep's a,b values")
+    config = compose_config(overrides)
+    return keys_text(config) if view == "help" else OmegaConf.to_yaml(OmegaConf.structured(config))
