@@ -83,21 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
 def print_prediction(prediction: dict | None, figure: Path) -> None:
     """The world model's error per horizon, as a table and a figure."""
-    import numpy as np
-
-    from iris_wm.training.prediction import MEASURES, PredictionError, prediction_figure
+    from iris_wm.training.prediction import PredictionError, prediction_figure, prediction_report
 
     if prediction is None:
         print("world model: no episode was long enough to measure its predictions; play more or longer episodes")
         return
-    error = PredictionError(**{name: np.array(values) for name, values in prediction.items()})
+    error = PredictionError.from_json(prediction)
     print("world model, open loop from real context frames, real actions:")
-    columns = [MEASURES[name] for name in error.measures]
-    print("  ".join(["horizon", *columns, "steps"]))
-    for index, h in enumerate(error.horizons):
-        values = [f"{getattr(error, name)[index]:>{len(column)}.5f}" for name, column in zip(error.measures, columns,
-                                                                                         strict=True)]
-        print("  ".join([f"{h:>7}", *values, f"{error.segments[index]:>5}"]))
+    print(prediction_report({"world model": error}).terminal)
     print(f"figure -> {prediction_figure({'world model': error}, figure)}")
 
 

@@ -51,14 +51,10 @@ class MethodCurve:
 def reference_returns(path: Path) -> dict[str, float]:
     """A reference file's return per env, to draw beside test returns: an ``iris eval`` file's measured mean
     return (its score may be the family's own metric, as Crafter's), else a score file's mean score."""
-    import json
-
+    from iris_wm.scores.files import load_json
     from iris_wm.scores.returns import mean_scores
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        data = None  # mean_scores says what is wrong with it
+    data = load_json(Path(path))
     details = data.get("details") if isinstance(data, dict) else None
     envs = [key for key in data if key != "details"] if isinstance(data, dict) else []
     if isinstance(details, dict) and "mean" in details and len(envs) == 1:

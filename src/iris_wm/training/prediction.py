@@ -49,6 +49,11 @@ class PredictionError:
     def as_json(self) -> dict[str, list]:
         return {name: getattr(self, name).tolist() for name in ("horizons", "segments", *self.measures)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, list]) -> PredictionError:
+        return cls(**{name: np.array(values, dtype=np.int64 if name in ("horizons", "segments") else np.float64)
+                      for name, values in data.items()})
+
 
 def most_likely(logits: torch.Tensor) -> torch.Tensor:
     return logits.argmax(dim=-1)
@@ -122,20 +127,15 @@ def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
 def read_prediction(path: Path) -> PredictionError:
     """The prediction error an ``iris eval --world-model`` file holds, or the newest such file of a run folder's
     ``eval/``."""
-    import json
-
     from iris_wm.errors import IrisError
+    from iris_wm.scores.files import load_json
 
     files = sorted(path.glob("eval/*.json"), key=lambda file: file.stat().st_mtime) if path.is_dir() else [path]
     for file in reversed(files):
-        try:
-            prediction = json.loads(file.read_text()).get("details", {}).get("prediction")
-        except (OSError, ValueError, AttributeError) as error:
-            raise IrisError(f"{file} is not a readable eval file ({error}); pass an `iris eval --world-model` file"
-                            ) from None
-        if prediction:
-            return PredictionError(**{name: np.array(values, dtype=float if name != "segments" else np.int64)
-                                      for name, values in prediction.items()})
+        data = load_json(file)
+        details = data.get("details") if isinstance(data, dict) else None
+        if isinstance(details, dict) and details.get("prediction"):
+            return PredictionError.from_json(details["prediction"])
     raise IrisError(f"{path} holds no world-model prediction error; measure one with "
                     f"`iris eval RUN_DIR --world-model`")
 
