@@ -103,11 +103,16 @@ def open_loop_error(agent: Agent, dataset: EpisodeDataset, horizon: int, num_seg
                            nonzero_reward_accuracy)
 
 
+def measured_by_any(errors: dict[str, PredictionError]) -> list[str]:
+    """The measures at least one of the world models has, in MEASURES' order."""
+    return [name for name in MEASURES if any(name in error.measures for error in errors.values())]
+
+
 def prediction_figure(errors: dict[str, PredictionError], path: Path) -> Path:
     """Frame error, reward and end accuracy against the horizon, one line per label (an epoch, a kind)."""
     from iris_wm.scores import plots
 
-    measures = [name for name in MEASURES if any(name in error.measures for error in errors.values())]
+    measures = measured_by_any(errors)
     figure = plots.new_figure(3.7 * len(measures), 3.2)
     axes = figure.subplots(1, len(measures))
     for index, (label, error) in enumerate(errors.items()):
@@ -144,7 +149,7 @@ def prediction_report(errors: dict[str, PredictionError]):
     """World models side by side: each measure at each horizon, and the figure of them against the horizon."""
     from iris_wm.scores.report import Report, fixed_width, markdown_page
 
-    measures = [name for name in MEASURES if any(name in error.measures for error in errors.values())]
+    measures = measured_by_any(errors)
     header = ["World model", "horizon", *(MEASURES[name] for name in measures), "steps"]
     body = [[label, str(h), *(f"{getattr(error, name)[i]:.4f}" if name in error.measures else "-" for name in measures),
              str(error.segments[i])] for label, error in errors.items() for i, h in enumerate(error.horizons)]

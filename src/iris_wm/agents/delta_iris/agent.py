@@ -5,6 +5,7 @@ shared agent contract."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable
 
@@ -115,12 +116,10 @@ class DeltaIRISAgent(Agent):
     def phases(self, training: DeltaIRISTraining) -> list[Phase]:
         t, c = training, self.config
         # The authors' first epoch draws episodes uniformly, the later ones by priority.
-        tokenizer_sampler = PrioritizedSegments(t.tokenizer.priority_alpha, can_sample_beyond_end=True,
-                                                uniform_epochs=1)
-        world_model_sampler = PrioritizedSegments(t.world_model.priority_alpha, can_sample_beyond_end=True,
-                                                  uniform_epochs=1)
-        actor_critic_sampler = PrioritizedSegments(t.actor_critic.priority_alpha, can_sample_beyond_end=False,
-                                                   uniform_epochs=1)
+        sampler = functools.partial(PrioritizedSegments, uniform_epochs=1)
+        tokenizer_sampler = sampler(t.tokenizer.priority_alpha, can_sample_beyond_end=True)
+        world_model_sampler = sampler(t.world_model.priority_alpha, can_sample_beyond_end=True)
+        actor_critic_sampler = sampler(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
         bf16 = t.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
         tokenizer_loss = self._autocast(bf16, self.tokenizer.compute_loss)
         world_model_eval_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
