@@ -251,7 +251,7 @@ def test_world_model_losses_with_padding(imported):
     with torch.no_grad():
         expected = ref.wm_losses(imported.sd, imported.cfg, batch.observations, batch.actions, batch.rewards,
                                  batch.ends, batch.mask_padding)
-        losses = imported.agent.world_model.compute_loss(batch, imported.agent.tokenizer)
+        losses = imported.agent.world_model.compute_loss(batch, imported.agent.encode_transitions(batch))
     assert set(losses.terms) == {"loss_latents", "loss_rewards", "loss_ends", "latent_accuracy"}
     for term, value in expected.items():
         close(losses.terms[term], value)
@@ -365,7 +365,7 @@ def test_imagined_rollout_and_actor_critic_losses(imported):
     obs, act = frames(1, 3, seed=9), actions(imported.num_actions, 1, 3, seed=10)
     batch = Batch(obs, act, torch.zeros(1, 3), torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.bool))
     env = DeltaImagination(agent.tokenizer, agent.world_model, sampler=lambda logits: logits.argmax(-1))
-    out = agent.actor_critic.imagine(batch, env, horizon=3)
+    out = agent.actor_critic.imagine(batch, env, horizon=3, latents=agent.encode_transitions(batch))
     assert out.logits.requires_grad and out.values.requires_grad and not out.target_values.requires_grad
     assert agent.actor_critic.model.hx is None  # cleared after the rollout
     assert out.observations.shape == (1, 3, 3, 64, 64) and out.observations.dtype == torch.uint8

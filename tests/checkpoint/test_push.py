@@ -11,6 +11,7 @@ import yaml
 import iris_wm
 from iris_wm.checkpoint.run_checkpoint import save_run_checkpoint
 from iris_wm.commands.push import stage_upload
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.hydra_app import compose_config, write_resolved_config
 from tests.factories import tiny_iris_config, tiny_train_overrides
 
@@ -27,7 +28,7 @@ def run_dir(tmp_path):
     config = compose_config([o for o in tiny_train_overrides(run) if not o.startswith("hydra.")])
     write_resolved_config(run, OmegaConf.structured(config))
     agent = iris_wm.create_model("iris", num_actions=4, device="cpu", config=tiny_iris_config())
-    save_run_checkpoint(run / "checkpoints", 3, agent, {}, {"epoch": 3})
+    save_run_checkpoint(RunFolder(run), 3, agent, {}, {"epoch": 3})
     (run / "eval").mkdir()
     (run / "eval" / "eval_1.json").write_text(json.dumps({"Breakout": [7.5], "details": {"episodes": 100,
                                                                                         "mean": 7.5}}))

@@ -13,7 +13,8 @@ import pytest
 import iris_wm
 from iris_wm.cli import main
 from iris_wm.commands import benchmark
-from iris_wm.sweep.records import RESULT, read_record
+from iris_wm.run_folder import RunFolder
+from iris_wm.sweep.records import read_record
 from iris_wm.sweep.spec import open_sweep
 from tests.factories import folder_hash, tiny_iris_config
 
@@ -48,7 +49,8 @@ def test_failing_runs_are_retried_given_up_and_finished_later_without_touching_t
     good = [key for key in runs if key not in FAULTY]
     expected: dict[str, list[float]] = {}
     for game, seed in good:
-        expected.setdefault(game, []).append(json.loads((runs[game, seed] / RESULT).read_text())[game][0])
+        result = RunFolder(runs[game, seed]).benchmark_result
+        expected.setdefault(game, []).append(json.loads(result.read_text())[game][0])
     assert json.loads((sweep / "scores.json").read_text()) == expected  # the published format, nothing else
     assert json.loads((sweep / "scores_details.json").read_text())["seeds"] == {"Pong": [0], "Qbert": [1]}
     for game, seed in FAULTY:

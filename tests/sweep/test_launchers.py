@@ -13,8 +13,9 @@ from hydra import compose, initialize_config_module
 
 from hydra_plugins.iris_wm_ray_launcher.ray_launcher import gpus_per_job
 from iris_wm.commands import benchmark
+from iris_wm.run_folder import RunFolder
 from iris_wm.sweep.launchers import LaunchOptions, SlurmOptions, slurm_flag
-from iris_wm.sweep.records import RESULT, RunRecord, sweep_status, write_record
+from iris_wm.sweep.records import RunRecord, sweep_status, write_record
 from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, open_sweep
 from iris_wm.training.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_schema, sweep_jobs, with_presets
 
@@ -89,7 +90,7 @@ def test_the_sweep_is_exactly_the_runs_with_work_left(tmp_path):
     sweep = tmp_path / "sweep"
     open_sweep(sweep, spec)
     for game, seed in [("Pong", 0), ("Breakout", 1)]:
-        result = spec.run_dir(sweep, game, seed) / RESULT
+        result = RunFolder(spec.run_dir(sweep, game, seed)).benchmark_result
         result.parent.mkdir(parents=True)
         result.write_text(json.dumps({game: [1.5]}))
     write_record(sweep, RunRecord("Pong", 1, attempts=3, failures=3, gave_up=True, error="ValueError: nan"))

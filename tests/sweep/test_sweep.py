@@ -11,6 +11,7 @@ import pytest
 
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
 from iris_wm.cli import main
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.metrics_logger import read_metrics
 from tests.factories import folder_hash, kill_group_when, start_iris, tiny_benchmark_overrides
 
@@ -35,7 +36,7 @@ def finished(run_dir: Path) -> bool:
 
 
 def completed(run_dir: Path) -> int:
-    return completed_epochs(run_dir / "checkpoints") if run_dir.is_dir() else 0
+    return completed_epochs(RunFolder(run_dir)) if run_dir.is_dir() else 0
 
 
 def training_files(run_dir: Path) -> str:

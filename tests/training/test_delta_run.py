@@ -14,6 +14,7 @@ from iris_wm.checkpoint.run_checkpoint import TRAINER_STATE_FILE, latest_checkpo
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.envs import get_env_kind
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.collector import Collector
 from iris_wm.training.hydra_app import compose_config
 from iris_wm.training.metrics_logger import read_metrics
@@ -23,7 +24,7 @@ pytest.importorskip("ale_py")
 
 
 def sampler_counts(run_dir) -> dict[str, dict[int, int]]:
-    state = torch.load(latest_checkpoint(run_dir / "checkpoints") / TRAINER_STATE_FILE, weights_only=True)
+    state = torch.load(latest_checkpoint(RunFolder(run_dir)) / TRAINER_STATE_FILE, weights_only=True)
     return {name.removesuffix("_sampler"): dict(zip(part["episode_ids"], part["counts"], strict=True))
             for name, part in state["parts"].items() if name.endswith("_sampler")}
 

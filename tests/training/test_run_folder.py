@@ -12,13 +12,13 @@ import yaml
 
 from iris_wm.cli import main
 from iris_wm.data.dataset import EpisodeDataset
+from iris_wm.run_folder import new_run_folder
 from iris_wm.training.metrics_logger import read_metrics
-from iris_wm.training.run_folder import new_run_folder
 from tests.factories import folder_hash, tiny_train_overrides
 
 pytest.importorskip("ale_py")
 
-HOLD_LOCK = "import sys, time; from iris_wm.training.run_folder import lock_run_folder; " \
+HOLD_LOCK = "import sys, time; from iris_wm.run_folder import lock_run_folder; " \
             "lock_run_folder(sys.argv[1]); print('locked', flush=True); time.sleep(60)"
 
 

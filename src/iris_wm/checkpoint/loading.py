@@ -15,6 +15,7 @@ from iris_wm.checkpoint.hub import download, is_hub_reference
 from iris_wm.checkpoint.original import load_original_agent
 from iris_wm.checkpoint.run_checkpoint import latest_checkpoint
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder
 
 
 def load_agent(path: str | Path, device: str | torch.device = "auto",
@@ -28,10 +29,11 @@ def load_agent(path: str | Path, device: str | torch.device = "auto",
     if path.is_file() and path.suffix == ".pt":
         return load_original_agent(path, device, config)
     directory = path.parent if path.is_file() else path
-    for candidate in (directory, directory / "checkpoints", latest_checkpoint(directory / "checkpoints")):
+    run = RunFolder(directory)  # if it is one
+    for candidate in (directory, run.checkpoints, latest_checkpoint(run)):
         if candidate is not None and (candidate / WEIGHTS_FILE).is_file():
             return load_agent_folder(candidate, device)
-    if (directory / "checkpoints" / "last.pt").is_file():
-        return load_original_agent(directory / "checkpoints" / "last.pt", device, config)
+    if run.authors_checkpoint.is_file():
+        return load_original_agent(run.authors_checkpoint, device, config)
     raise IrisError(f"no agent checkpoint in {path}: expected {WEIGHTS_FILE} + {CONFIG_FILE} "
                     f"(iris-wm), checkpoints/ of a run folder, or the authors' last.pt")

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.cli_arguments import agent_source
     from iris_wm.errors import IrisError
     from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
+    from iris_wm.run_folder import RunFolder
 
     random = args.policy == "random"
     if random and args.prediction:
@@ -64,8 +65,9 @@ def run(args: argparse.Namespace) -> int:
                             args.horizon if args.prediction else 0, args.segments, args.prediction_episodes)
     source = random_policy_source(args) if random else agent_source(args)
     env_kind, env_config, run_dir = test_env_config(source, args.env if source.path is not None else None)
-    folder = "random_policy" if random else "eval"
-    out = args.out or (run_dir or Path(".")) / folder / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
+    run = RunFolder(run_dir or Path("."))
+    folder = run.random_policy if random else run.eval_dir
+    out = args.out or folder / f"eval_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"
     check_writable(out, "--out", folder=False)
     agent = None if random else load_agent(source.path, device=args.device)
     video_dir = out.parent / f"{out.stem}_videos" if args.video else None
@@ -118,13 +120,14 @@ def test_env_config(source, game: str | None):
     from iris_wm.cli_arguments import env_choice
     from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import RESOLVED_CONFIG, read_run_config
+    from iris_wm.run_folder import RunFolder
+    from iris_wm.training.hydra_app import read_run_config
 
     path = source.path  # None: the random policy on --env's game
     if isinstance(path, Path) and not path.exists():
         raise IrisError(f"{path} does not exist; give a run folder, a checkpoint folder or a last.pt file")
     # a run folder, or the run folder of one of its checkpoints (RUN/checkpoints/epoch_N)
-    run_dir = next((folder for folder in (path, path.parent.parent) if (folder / RESOLVED_CONFIG).is_file()),
+    run_dir = next((folder for folder in (path, path.parent.parent) if RunFolder(folder).config_file.is_file()),
                    None) if isinstance(path, Path) else None
     env_config = read_run_config(run_dir, []).env if run_dir is not None else None
     if env_config is None and game is not None:

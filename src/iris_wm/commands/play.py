@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.atomic import check_writable
     from iris_wm.cli_arguments import agent_source
     from iris_wm.play.session import Options, open_source
+    from iris_wm.run_folder import RunFolder
 
     check_arguments(args)
     if args.out is not None:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     options = Options(args.mode, args.env or agent.game, args.device, args.seed, args.temperature,
                       args.reconstruction, args.flush_every, agent.env_kind)
     source, run_dir, action_names = open_source(agent.path, options)
-    recordings = args.recordings or (run_dir or Path(".")) / "media" / "recordings"
+    recordings = args.recordings or RunFolder(run_dir or Path(".")).recordings
     if args.headless:
         from iris_wm.play.headless import write_headless
         from iris_wm.play.recording import new_stem

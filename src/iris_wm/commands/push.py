@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from iris_wm.run_folder import RunFolder
+
 VIDEO = "episode.mp4"
 
 
@@ -36,37 +38,35 @@ def stage_upload(run_dir: Path, folder: Path, reference: str) -> list[Path]:
     from iris_wm.checkpoint.agent_files import CONFIG_FILE, WEIGHTS_FILE
     from iris_wm.checkpoint.run_checkpoint import latest_checkpoint
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import RESOLVED_CONFIG
 
-    if not (run_dir / RESOLVED_CONFIG).is_file():
-        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {RESOLVED_CONFIG}); give the folder iris train "
+    run = RunFolder(run_dir)
+    if not run.config_file.is_file():
+        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {run.config_file}); give the folder iris train "
                         f"created")
-    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    checkpoint = latest_checkpoint(run)
     if checkpoint is None:
         raise IrisError(f"{run_dir} has no completed epoch yet; push it once it has a checkpoint")
     files = [Path(shutil.copy2(checkpoint / name, folder / name)) for name in (WEIGHTS_FILE, CONFIG_FILE)]
-    videos = sorted((run_dir / "media" / "episodes" / "test").glob("*.mp4"))
+    videos = sorted(run.episode_media("test").glob("*.mp4"))
     if videos:
         files.append(Path(shutil.copy2(videos[-1], folder / VIDEO)))
     card = folder / "README.md"
-    card.write_text(model_card(run_dir, checkpoint.name, reference, bool(videos)), encoding="utf-8")
+    card.write_text(model_card(run, RunFolder.epoch_of(checkpoint), reference, bool(videos)), encoding="utf-8")
     return [*files, card]
 
 
-def model_card(run_dir: Path, checkpoint: str, reference: str, has_video: bool) -> str:
+def model_card(run: RunFolder, epochs: int, reference: str, has_video: bool) -> str:
     from omegaconf import OmegaConf
 
-    from iris_wm.training.hydra_app import RESOLVED_CONFIG
-
-    config = OmegaConf.load(run_dir / RESOLVED_CONFIG)
+    config = OmegaConf.load(run.config_file)
     kind, game = config.agent.kind, config.env.id
     lines = ["---", "library_name: iris-wm", "tags: [reinforcement-learning, world-models, " f"{config.env.kind}]",
              "---", "", f"# {kind} on {game}", "",
-             f"An iris-wm agent ({kind}, {config.env.kind} {game}), trained {int(checkpoint.removeprefix('epoch_'))} "
+             f"An iris-wm agent ({kind}, {config.env.kind} {game}), trained {epochs} "
              f"epochs with seed {config.common.seed}.", "", "```python", "import iris_wm",
              f'agent = iris_wm.load_agent("{reference}/agent.safetensors")', "```", "",
              f"`iris eval {reference}/agent.safetensors --env {game}` evaluates it with the paper's test protocol.", ""]
-    scores = evaluation_scores(run_dir)
+    scores = evaluation_scores(run)
     if scores:
         lines += ["## Evaluation", "", "| file | episodes | mean return | score |", "|---|---:|---:|---:|"]
         lines += [f"| {name} | {details['episodes']} | {details['mean']:.2f} | {score:.2f} |"
@@ -78,10 +78,10 @@ def model_card(run_dir: Path, checkpoint: str, reference: str, has_video: bool) 
     return "\n".join(lines)
 
 
-def evaluation_scores(run_dir: Path) -> list[tuple[str, dict, float]]:
+def evaluation_scores(run: RunFolder) -> list[tuple[str, dict, float]]:
     """(file, details, score) of each ``iris eval`` / ``iris benchmark`` result in ``RUN/eval/``."""
     scores = []
-    for path in sorted((run_dir / "eval").glob("*.json")):
+    for path in sorted(run.eval_dir.glob("*.json")):
         data = json.loads(path.read_text())
         score = next((value[0] for value in data.values() if isinstance(value, list)), None)
         if "details" in data and score is not None:

@@ -15,10 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from iris_wm.checkpoint.run_checkpoint import completed_epochs
     from iris_wm.errors import IrisError
+    from iris_wm.run_folder import RunFolder, lock_run_folder
     from iris_wm.training.hydra_app import load_run_config, to_train_config
     from iris_wm.training.interrupt import stop_at_safe_points
     from iris_wm.training.resume_overrides import check_resume_overrides, record_resume
-    from iris_wm.training.run_folder import lock_run_folder
     from iris_wm.training.trainer import Trainer
 
     run_dir = args.run_dir
@@ -27,12 +27,13 @@ def run(args: argparse.Namespace) -> int:
     stored, merged = load_run_config(run_dir, args.overrides)
     config = to_train_config(merged)
     changed = check_resume_overrides(stored, merged, args.overrides)
-    for folder in (run_dir, run_dir / "checkpoints"):
+    run = RunFolder(run_dir)
+    for folder in (run_dir, run.checkpoints):
         if folder.is_dir() and not os.access(folder, os.W_OK):
             raise IrisError(f"{folder} is not writable, and resuming writes checkpoints there; copy the run folder "
                             f"somewhere writable and resume the copy")
     lock_run_folder(run_dir)
-    done = completed_epochs(run_dir / "checkpoints")
+    done = completed_epochs(run)
     if done == 0:
         raise IrisError(f"{run_dir} has no completed epoch to resume from; start it again with iris train")
     if config.common.epochs <= done:

@@ -55,8 +55,8 @@ def train(config, run_dir: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from iris_wm.cli_arguments import translate_train_arguments
+    from iris_wm.run_folder import check_new_folder, new_run_folder
     from iris_wm.training.hydra_app import compose_sweep, launch
-    from iris_wm.training.run_folder import check_new_folder, new_run_folder
 
     sweep_flags = {"-m", "--multirun"}
     flags = [f"{flag}={getattr(args, f'torchwm_{key}')}" for flag, key in FLAGS.items()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from iris_wm.data.frames import to_float
+
 
 @dataclass
 class Batch:
@@ -25,7 +27,7 @@ class Batch:
         moved = {f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)
                  if f.name != "frame_ids"}
         if moved["observations"].dtype == torch.uint8:
-            moved["observations"] = moved["observations"].float().div_(255)
+            moved["observations"] = to_float(moved["observations"])
         return Batch(**moved, frame_ids=self.frame_ids)
 
     @property

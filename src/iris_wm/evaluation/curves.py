@@ -15,11 +15,11 @@ import numpy as np
 import yaml
 
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder, run_folders_below
 from iris_wm.scores import plots
 from iris_wm.scores import statistics as stats
 from iris_wm.scores.report import Input, Report, ReportOptions, fixed_width, markdown_page
-from iris_wm.training.hydra_app import RESOLVED_CONFIG
-from iris_wm.training.metrics_logger import METRICS_FILE, read_metrics
+from iris_wm.training.metrics_logger import read_metrics
 
 STEPS, RETURN = "train_dataset/#steps", "test_dataset/return"  # env steps so far, the test return at an evaluation
 
@@ -63,16 +63,15 @@ def reference_returns(path: Path) -> dict[str, float]:
 
 
 def find_runs(path: Path) -> list[Path]:
-    runs = sorted(metrics.parent for metrics in Path(path).rglob(METRICS_FILE)
-                  if (metrics.parent / RESOLVED_CONFIG).is_file())
+    runs = [run.root for run in run_folders_below(path) if run.metrics_file.is_file()]
     if not runs:
-        raise IrisError(f"{path}: no run folder (config/train.yaml and {METRICS_FILE}) in it; --curves reads runs")
+        raise IrisError(f"{path}: no run folder (config/train.yaml and metrics.jsonl) in it; --curves reads runs")
     return runs
 
 
 def read_run(run_dir: Path) -> RunCurve | None:
     """A run's test returns; None for a run that has not evaluated yet."""
-    env = (yaml.safe_load((run_dir / RESOLVED_CONFIG).read_text()) or {}).get("env", {})
+    env = (yaml.safe_load(RunFolder(run_dir).config_file.read_text()) or {}).get("env", {})
     metrics = read_metrics(run_dir)
     points = [(entry[STEPS], entry[RETURN]) for entry in metrics if RETURN in entry and STEPS in entry]
     if not points:

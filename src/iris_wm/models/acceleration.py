@@ -69,6 +69,11 @@ def compile_fullgraph(fn: Callable, backend: str = "inductor", cuda_graphs: bool
     return torch.compile(fn, fullgraph=True, backend=backend)
 
 
+def compiled_for_training(loss: Callable, speed: SpeedConfig) -> Callable:
+    """A training loss as ``agent.speed.compile_training`` asks: through torch.compile, or as it is."""
+    return compile_fullgraph(loss, speed.compile_backend) if speed.compile_training else loss
+
+
 def apply_tf32(speed: SpeedConfig) -> None:
     """TF32 is a process-wide switch of torch's CUDA matmuls and cuDNN convolutions."""
     if speed.tf32:

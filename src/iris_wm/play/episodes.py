@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from iris_wm.data.episode import Episode
+from iris_wm.data.frames import chw_to_hwc
 from iris_wm.errors import IrisError
 from iris_wm.play.keymap import BROWSER_KEYS
 from iris_wm.play.view import View
+from iris_wm.run_folder import RunFolder
 
 
 def episode_folders(run_dir: Path) -> dict[str, Path]:
-    return {"train": run_dir / "checkpoints" / "dataset" / "train",
-            "test": run_dir / "media" / "episodes" / "test",
-            "imagination": run_dir / "media" / "episodes" / "imagination"}
+    run = RunFolder(run_dir)
+    return {"train": run.train_dataset, "test": run.episode_media("test"),
+            "imagination": run.episode_media("imagination")}
 
 
 class EpisodeBrowser:
@@ -87,7 +89,7 @@ class EpisodeBrowser:
         e, t = self.episode, self.t
         name = self.files[self.category][self.index].stem
         title = f"{notice}[{self.category}] {name} ({self.index + 1}/{len(self.files[self.category])})"
-        frame = e.observations[t].transpose(1, 2, 0)  # (H, W, 3)
+        frame = chw_to_hwc(e.observations[t])
         extras = {"frame": f"{t + 1}/{len(e)}"}
         if self.describe_step and e.extras:
             before = {name: values[t - 1] for name, values in e.extras.items()} if t > 0 else None

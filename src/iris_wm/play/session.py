@@ -29,11 +29,11 @@ class Options:
 
 def find_run_dir(path: Path) -> Path | None:
     """The run folder holding ``path`` (itself or a few folders up), or None."""
-    from iris_wm.training.hydra_app import RESOLVED_CONFIG
+    from iris_wm.run_folder import RunFolder
 
     candidates = [path] if path.is_dir() else []
     candidates += list(path.parents)[:RUN_FOLDER_DEPTH]
-    return next((folder for folder in candidates if (folder / RESOLVED_CONFIG).is_file()), None)
+    return next((folder for folder in candidates if RunFolder(folder).config_file.is_file()), None)
 
 
 def open_source(path: Path | str, options: Options):

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from iris_wm.agents.base import Agent
+from iris_wm.data.frames import chw_to_hwc, hwc_to_chw, to_float, to_uint8
 from iris_wm.envs import EnvKind
 from iris_wm.models.distributions import sample
 from iris_wm.play.keymap import action_keymap
@@ -20,12 +21,12 @@ from iris_wm.play.view import View
 
 def to_tensor(frame: np.ndarray, device: torch.device) -> Tensor:
     """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1], as the models take frames."""
-    return torch.tensor(frame, device=device).permute(2, 0, 1).unsqueeze(0).float().div(255)  # a copy: may be read-only
+    return to_float(hwc_to_chw(torch.tensor(frame, device=device))).unsqueeze(0)  # a copy: may be read-only
 
 
 def to_pixels(frames: Tensor) -> np.ndarray:
     """(1, 3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
-    return frames[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return chw_to_hwc(to_uint8(frames[0])).cpu().numpy()
 
 
 class Policy:

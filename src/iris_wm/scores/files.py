@@ -21,6 +21,7 @@ from pathlib import Path
 
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
+from iris_wm.run_folder import evaluations_below
 
 RAW, HNS = "raw", "hns"  # what the numbers of a MethodScores are
 
@@ -122,7 +123,7 @@ def read_score_file(path: str | Path, known: list[str] | None, name: str | None 
 def read_run_folder(path: str | Path, known: list[str] | None, name: str | None = None) -> MethodScores:
     """Pool the runs of every ``eval/*.json`` under a run folder (or a folder of run folders)."""
     path = Path(path)
-    files = sorted(path.rglob("eval/*.json"))
+    files = evaluations_below(path)
     if not files:
         raise IrisError(f"{path}: no eval/*.json files found; run `iris eval` on the run first or pass a score file")
     pooled: dict[str, list[float]] = {}

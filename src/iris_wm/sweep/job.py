@@ -31,12 +31,12 @@ from iris_wm.checkpoint.run_checkpoint import completed_epochs
 from iris_wm.envs import get_env_kind
 from iris_wm.errors import IrisError
 from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
-from iris_wm.sweep.records import LOG, RESULT, RunRecord, read_record, write_record, write_scores
+from iris_wm.run_folder import RunFolder, lock_run_folder, release_run_folder
+from iris_wm.sweep.records import RunRecord, read_record, write_record, write_scores
 from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, parse_run_name
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.hydra_app import read_run_config, to_train_config, write_resolved_config
 from iris_wm.training.interrupt import Interrupted, stop_at_safe_points
-from iris_wm.training.run_folder import LOCK_FILE, lock_run_folder, release_run_folder
 from iris_wm.training.trainer import Trainer
 
 
@@ -50,11 +50,12 @@ class BenchmarkJob:
         from hydra.core.hydra_config import HydraConfig
 
         run_dir = Path(HydraConfig.get().runtime.output_dir)
+        run = RunFolder(run_dir)
         game, seed = take_run(cfg)
         config = to_train_config(cfg)
         label = f"{game} seed {seed}"
         record = read_record(self.sweep, game, seed)
-        if (run_dir / RESULT).is_file():
+        if run.benchmark_result.is_file():
             print(f"{label}: finished earlier, skipped", flush=True)
             return
         if record.failures > self.max_retries:
@@ -67,7 +68,7 @@ class BenchmarkJob:
             print(f"{label}: {error}", flush=True)
             return
         try:
-            with teed_to(run_dir / LOG), stop_at_safe_points():
+            with teed_to(run.benchmark_log), stop_at_safe_points():
                 self.run_with_retries(cfg, config, run_dir, record, label)
         except Interrupted as stop:
             print(f"{label}: interrupted ({stop}); run the same iris benchmark command to continue", flush=True)
@@ -116,10 +117,10 @@ class BenchmarkJob:
         result = evaluate(agent, env_kind, config.env.test, protocol, str(source))
         for line in summary_lines(result, env_kind.score_metric):
             print(f"{label}: {line}", flush=True)
-        atomic_write_text(run_dir / RESULT, json.dumps(result, indent=1))
+        atomic_write_text(RunFolder(run_dir).benchmark_result, json.dumps(result, indent=1))
 
     def train(self, cfg: DictConfig, config: TrainConfig, run_dir: Path, label: str) -> None:
-        done = completed_epochs(run_dir / "checkpoints")
+        done = completed_epochs(RunFolder(run_dir))
         if done == 0:
             clear_unstarted(run_dir)
             write_resolved_config(run_dir, cfg)
@@ -144,8 +145,9 @@ def take_run(cfg: DictConfig) -> tuple[str, int]:
 def clear_unstarted(run_dir: Path) -> None:
     """What a start that died before its first checkpoint left (episodes, metrics, media): a run
     without a checkpoint starts again from nothing. The lock and the log stay."""
+    run = RunFolder(run_dir)
     for child in run_dir.iterdir():
-        if child.name not in (LOCK_FILE, LOG):
+        if child not in (run.lock_file, run.benchmark_log):
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

@@ -24,13 +24,10 @@ from omegaconf import OmegaConf
 
 from iris_wm.atomic import atomic_write_text
 from iris_wm.checkpoint.run_checkpoint import completed_epochs
+from iris_wm.run_folder import RunFolder, is_locked
 from iris_wm.sweep.spec import BenchmarkSpec
-from iris_wm.training.hydra_app import RESOLVED_CONFIG
 from iris_wm.training.metrics_logger import read_metrics
-from iris_wm.training.run_folder import LOCK_FILE
 
-RESULT = Path("eval") / "benchmark.json"  # in a run folder: its score in the published format
-LOG = "benchmark.log"  # in a run folder: everything its jobs printed
 SCORES = "scores.json"  # the published runs format only: the notebooks computing the aggregates read it
 SCORES_DETAILS = "scores_details.json"  # what scores.json holds: each score's seed, the agent, when
 TEST_RETURN = "test_dataset/return"
@@ -59,20 +56,6 @@ def write_record(sweep: Path, record: RunRecord) -> None:
     atomic_write_text(record_path(sweep, record.game, record.seed), json.dumps(asdict(record), indent=1))
 
 
-def is_locked(run_dir: Path) -> bool:
-    """Whether a live process holds the run folder's lock (the kernel drops it when its holder dies)."""
-    path = run_dir / LOCK_FILE
-    if not path.is_file():
-        return False
-    with open(path) as file:
-        try:
-            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(file, fcntl.LOCK_UN)
-    return False
-
-
 @dataclass
 class RunStatus:
     game: str
@@ -94,8 +77,9 @@ class RunStatus:
 
 def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunStatus:
     run_dir = spec.run_dir(sweep, game, seed)
+    run = RunFolder(run_dir)
     record = read_record(sweep, game, seed)
-    epoch = completed_epochs(run_dir / "checkpoints") if run_dir.is_dir() else 0
+    epoch = completed_epochs(run) if run_dir.is_dir() else 0
     result = read_result(run_dir)
     if result is not None:
         state = "finished"
@@ -111,16 +95,16 @@ def run_status(spec: BenchmarkSpec, sweep: Path, game: str, seed: int) -> RunSta
     # with --checkpoint nothing is trained: the stored config's epochs are no run's target
     epochs = target_epochs(run_dir) if spec.checkpoint is None else None
     return RunStatus(game, seed, state, epoch, epochs, returns[-1] if returns else None,
-                     result, run_dir / LOG, record.error, record.failures)
+                     result, run.benchmark_log, record.error, record.failures)
 
 
 def target_epochs(run_dir: Path) -> int | None:
-    path = run_dir / RESOLVED_CONFIG
+    path = RunFolder(run_dir).config_file
     return OmegaConf.load(path).common.epochs if path.is_file() else None
 
 
 def read_result(run_dir: Path) -> float | None:
-    path = run_dir / RESULT
+    path = RunFolder(run_dir).benchmark_result
     if not path.is_file():
         return None
     data = json.loads(path.read_text())

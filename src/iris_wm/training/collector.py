@@ -19,6 +19,7 @@ from iris_wm.agents import policy_temperature
 from iris_wm.agents.base import Agent
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.data.frames import hwc_to_chw, to_float
 from iris_wm.envs import EnvKind
 from iris_wm.envs.vector import env_infos
 from iris_wm.training.config import CollectionConfig
@@ -59,7 +60,7 @@ class Collector:
         self.episode_metrics = env_kind.episode_metrics if env_kind is not None else None
         self.metrics_over_whole_run = metrics_over_whole_run
         self.run_final_extras: list[dict[str, np.ndarray]] = []  # every finished episode's, metrics_over_whole_run
-        self.observations: np.ndarray | None = None  # (N, H, W, 3) uint8: what each env shows now
+        self.observations: np.ndarray | None = None  # (N, 3, H, W) uint8: what each env shows now
         self.seeded = False
         self.epoch = 0  # of the last collection
         self.episode_ids: list[int | None] = [None] * env.num_envs  # dataset id of each unfinished episode
@@ -67,7 +68,8 @@ class Collector:
     def start_fresh(self) -> None:
         """Reset every env (seeded the first time; later resets continue the envs' random streams, so
         that successive evaluations see different no-op starts). Unfinished episodes stay as they are."""
-        self.observations, _ = self.env.reset(seed=None if self.seeded else self.seed)
+        observations, _ = self.env.reset(seed=None if self.seeded else self.seed)
+        self.observations = hwc_to_chw(observations)  # the envs' frames are (H, W, 3): moved once, here
         self.seeded = True
         self.episode_ids = [None] * self.env.num_envs
 
@@ -95,7 +97,7 @@ class Collector:
         while (steps < num_steps) if quota is None else (quota > 0).any():
             check_stop()
             if epsilon < 1:  # a fully random step needs no policy
-                frames = torch.from_numpy(self.observations).to(agent.device).permute(0, 3, 1, 2).float().div(255)
+                frames = to_float(torch.from_numpy(self.observations).to(agent.device))
                 actions = agent.act(frames, config.should_sample, temperature).cpu().numpy()
             if self.rng.random() < epsilon:  # one draw for all envs, as the original (docs/faithfulness.md)
                 actions = self.rng.integers(self.env.single_action_space.n, size=n)
@@ -103,7 +105,7 @@ class Collector:
             # From each env's info of this step: the ended episode's last step where one ended.
             extras = [self.step_extras(info) for info in env_infos(infos, n)] if self.step_extras else [{}] * n
             for i in range(n):
-                buffers[i].observations.append(self.observations[i].transpose(2, 0, 1))
+                buffers[i].observations.append(self.observations[i])
                 buffers[i].actions.append(int(actions[i]))
                 buffers[i].rewards.append(float(rewards[i]))
                 ended = terminated[i] or (truncated[i] and self.truncation_is_end)
@@ -126,7 +128,7 @@ class Collector:
                 agent.reset_policy_rows(torch.from_numpy(np.arange(n) == i).to(agent.device))
             if quota is None:
                 progress.update(n)
-            self.observations = observations
+            self.observations = hwc_to_chw(observations)
         progress.close()
         if quota is None:
             for i in range(n):
@@ -175,14 +177,14 @@ class Collector:
         if burn_in == 0 or all(i is None for i in self.episode_ids):
             agent.reset_policy(n)
             return
-        frames = np.zeros((n, burn_in, *self.observations.shape[1:]), dtype=np.uint8)  # (N, T, H, W, 3)
+        frames = np.zeros((n, burn_in, *self.observations.shape[1:]), dtype=np.uint8)  # (N, T, 3, H, W)
         mask = np.zeros((n, burn_in), dtype=bool)
         for i, episode_id in enumerate(self.episode_ids):
             if episode_id is not None:
                 recent = self.dataset.get_episode(episode_id).observations[-burn_in:]  # (t, 3, H, W)
-                frames[i, burn_in - len(recent):] = recent.transpose(0, 2, 3, 1)
+                frames[i, burn_in - len(recent):] = recent
                 mask[i, burn_in - len(recent):] = True
-        frames_t = torch.from_numpy(frames).to(agent.device).permute(0, 1, 4, 2, 3).float().div(255)
+        frames_t = to_float(torch.from_numpy(frames).to(agent.device))
         agent.reset_policy(n, frames_t, torch.from_numpy(mask).to(agent.device))
 
     def _metrics(self, returns: list[float], lengths: list[int], final_extras: list[dict]) -> dict[str, float]:

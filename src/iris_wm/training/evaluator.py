@@ -5,7 +5,6 @@ error, and a reconstruction grid."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,7 +14,9 @@ from iris_wm.agents.base import Agent, Phase
 from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.data.frames import to_uint8
 from iris_wm.models.losses import Losses
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.config import EvaluationConfig
 from iris_wm.training.interrupt import check_stop
 from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
@@ -25,14 +26,12 @@ PREDICTION_EPOCHS_DRAWN = 5  # the figure of the prediction error shows the late
 
 
 class Evaluator:
-    def __init__(self, agent: Agent, phases: list[Phase], dataset: EpisodeDataset, run_dir: Path,
+    def __init__(self, agent: Agent, phases: list[Phase], dataset: EpisodeDataset, run: RunFolder,
                  rng: np.random.Generator, action_names: list[str], config: EvaluationConfig) -> None:
         self.agent, self.phases, self.dataset, self.rng = agent, phases, dataset, rng
-        self.action_names, self.config = action_names, config
-        self.reconstructions_dir = run_dir / "media" / "reconstructions"
-        self.imagination_media = EpisodeMediaDir(run_dir / "media" / "episodes" / "imagination",
+        self.run, self.action_names, self.config = run, action_names, config
+        self.imagination_media = EpisodeMediaDir(run.episode_media("imagination"),
                                                  keep=config.imagination_episodes_to_save)
-        self.prediction_png = run_dir / "media" / "prediction_error.png"
         self.predictions: dict[str, PredictionError] = {}
 
     @torch.no_grad()
@@ -84,15 +83,15 @@ class Evaluator:
             return {}
         self.predictions[f"epoch {epoch}"] = error
         self.predictions = dict(list(self.predictions.items())[-PREDICTION_EPOCHS_DRAWN:])
-        prediction_figure(self.predictions, self.prediction_png)
+        prediction_figure(self.predictions, self.run.prediction_figure)
         return error.metrics()
 
     def save_reconstructions(self, epoch: int) -> None:
         batch = self.dataset.sample_batch(3, self.agent.context_length, self.rng)
         batch = batch.to(self.agent.device)
-        to_uint8 = lambda x: x.mul(255).round().byte().cpu().numpy()  # noqa: E731
-        save_reconstructions(self.reconstructions_dir / f"epoch_{epoch:04d}.png", to_uint8(batch.observations),
-                             to_uint8(self.agent.reconstruct(batch)))
+        pixels = lambda x: to_uint8(x).cpu().numpy()  # noqa: E731
+        save_reconstructions(self.run.reconstruction(epoch), pixels(batch.observations),
+                             pixels(self.agent.reconstruct(batch)))
 
 
 def mean_losses(component: str, losses: Iterator[Losses]) -> dict[str, torch.Tensor]:

@@ -24,13 +24,12 @@ from iris_wm.config import check_bounds, describe_config_error
 from iris_wm.devices import resolve_device
 from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
 from iris_wm.errors import IrisError, describe_os_error
+from iris_wm.run_folder import RunFolder, lock_run_folder, release_run_folder, remove_unstarted_run
 from iris_wm.training.config import TrainConfig
-from iris_wm.training.run_folder import lock_run_folder, release_run_folder, remove_unstarted_run
 from iris_wm.training.warm_start import check_initialization, initialization_defaults
 
 CONFIG_MODULE = "iris_wm.config"
 CONFIG_NAME = "train"
-RESOLVED_CONFIG = Path("config") / "train.yaml"  # inside a run folder
 KIND_GROUPS = {"agent": get_agent_kind, "env": get_env_kind}  # config group -> its registry's look-up
 
 
@@ -309,14 +308,14 @@ class TrainJob:
 def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
     from iris_wm.atomic import atomic_write_text
 
-    atomic_write_text(run_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(RunFolder(run_dir).config_file, OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def load_run_config(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, DictConfig]:
     """A run folder's resolved config as saved, and with ``key=value`` changes applied."""
-    path = run_dir / RESOLVED_CONFIG
+    path = RunFolder(run_dir).config_file
     if not path.is_file():
-        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {RESOLVED_CONFIG}); give the folder "
+        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {path}); give the folder "
                         f"iris train created, e.g. outputs/2026-01-01/12-00-00")
     try:
         stored = OmegaConf.load(path)

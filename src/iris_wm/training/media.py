@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from iris_wm.atomic import atomic_write
 from iris_wm.data.episode import Episode
+from iris_wm.data.frames import chw_to_hwc
 from iris_wm.errors import IrisError
 
 FRAME_GAP = 2  # px between neighbouring frames, and between a real row and its reconstruction row
@@ -65,7 +66,7 @@ def _reconstruction_grid(originals: np.ndarray, reconstructions: np.ndarray) -> 
             y = top + row * (h + FRAME_GAP)
             for step in range(t):
                 x = step * (w + FRAME_GAP)
-                grid[y : y + h, x : x + w] = frames[step].transpose(1, 2, 0)
+                grid[y : y + h, x : x + w] = chw_to_hwc(frames[step])
     return grid
 
 
@@ -98,7 +99,7 @@ def write_episode_video(
         for t in range(steps):
             canvas = np.empty((height, width, 3), np.uint8)
             canvas[:] = PANEL_BACKGROUND  # also fills the padding up to the macro-block size
-            big = frames[t].transpose(1, 2, 0).repeat(scale, axis=0).repeat(scale, axis=1)
+            big = chw_to_hwc(frames[t]).repeat(scale, axis=0).repeat(scale, axis=1)
             canvas[: big.shape[0], : big.shape[1]] = big
             canvas[: panel.height, big.shape[1] : big.shape[1] + panel.width] = panel.render(t, labels[t], rewards[t])
             yield canvas

@@ -21,9 +21,8 @@ import torch
 from iris_wm.agents.base import Curve
 from iris_wm.atomic import atomic_write, atomic_write_text
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder
 
-METRICS_FILE = "metrics.jsonl"
-TENSORBOARD_DIR = "tensorboard"
 
 class MetricsLogger:
     """Appends each epoch's metrics to `run_dir/metrics.jsonl`, TensorBoard and (opt-in) wandb.
@@ -47,12 +46,12 @@ class MetricsLogger:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if start_epoch is not None:
             truncate_after(self.run_dir, start_epoch - 1)  # what a killed run logged after its checkpoint
-        path = self.run_dir / METRICS_FILE
-        _drop_torn_tail(path)  # appending after a torn line would merge it with the next one
-        self._file = open(path, "a", encoding="utf-8")
+        run = RunFolder(self.run_dir)
+        _drop_torn_tail(run.metrics_file)  # appending after a torn line would merge it with the next one
+        self._file = open(run.metrics_file, "a", encoding="utf-8")
         self._tensorboard = None
         if summary_writer is not None:
-            self._tensorboard = summary_writer(log_dir=str(self.run_dir / TENSORBOARD_DIR), purge_step=start_epoch)
+            self._tensorboard = summary_writer(log_dir=str(run.tensorboard), purge_step=start_epoch)
         self._wandb = _init_wandb(wandb_module, self.run_dir, dict(wandb)) if wandb_module is not None else None
 
     def log(self, metrics: Mapping[str, float | int | torch.Tensor], step: int) -> None:
@@ -127,7 +126,7 @@ def _init_wandb(wandb, run_dir: Path, config: dict[str, Any]):
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """All entries of `run_dir/metrics.jsonl` in order, ignoring a torn last line."""
-    path = Path(run_dir) / METRICS_FILE
+    path = RunFolder(Path(run_dir)).metrics_file
     if not path.exists():
         return []
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -144,7 +143,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def truncate_after(run_dir: Path, epoch: int) -> None:
     """Keep only the entries of epochs <= `epoch` (before a resumed run logs again)."""
-    path = Path(run_dir) / METRICS_FILE
+    path = RunFolder(Path(run_dir)).metrics_file
     if path.exists():
         kept = [entry for entry in read_metrics(run_dir) if entry["epoch"] <= epoch]
         atomic_write_text(path, "".join(json.dumps(entry) + "\n" for entry in kept))

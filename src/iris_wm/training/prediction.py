@@ -133,9 +133,11 @@ def read_prediction(path: Path) -> PredictionError:
     """The prediction error an ``iris eval --world-model`` file holds, or the newest such file of a run folder's
     ``eval/``."""
     from iris_wm.errors import IrisError
+    from iris_wm.run_folder import RunFolder
     from iris_wm.scores.files import load_json
 
-    files = sorted(path.glob("eval/*.json"), key=lambda file: file.stat().st_mtime) if path.is_dir() else [path]
+    evaluations = RunFolder(path).eval_dir.glob("*.json") if path.is_dir() else [path]
+    files = sorted(evaluations, key=lambda file: file.stat().st_mtime)
     for file in reversed(files):
         data = load_json(file)
         details = data.get("details") if isinstance(data, dict) else None

@@ -11,12 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from iris_wm.atomic import atomic_write_text
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder
 
 # agent.speed.* says how the networks run, not what they are: a run may move to a GPU and use its options;
 # env.vectorization how the envs run (the same steps either way): a run may move to a machine with more cores.
 TUNABLE = ("common.epochs", "common.device", "common.num_threads", "agent.speed.", "env.vectorization", "evaluation.",
            "logger.", "collection.test.")
-HISTORY_FILE = Path("config") / "resumes.yaml"
 _ABSENT = object()
 
 
@@ -41,8 +41,9 @@ def record_resume(run_dir: Path, merged: DictConfig, overrides: list[str], chang
     """Write the changed config and add ``{epoch, overrides}`` to ``config/resumes.yaml``."""
     if not changed:
         return
-    atomic_write_text(run_dir / "config" / "train.yaml", OmegaConf.to_yaml(merged))
-    path = run_dir / HISTORY_FILE
+    run = RunFolder(run_dir)
+    atomic_write_text(run.config_file, OmegaConf.to_yaml(merged))
+    path = run.resume_history
     history = yaml.safe_load(path.read_text()) if path.is_file() else []
     applied = [o for o in overrides if o.split("=", 1)[0] in changed]
     atomic_write_text(path, yaml.safe_dump([*history, {"from_epoch": epoch, "overrides": applied}], sort_keys=False))

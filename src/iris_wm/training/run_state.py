@@ -5,7 +5,6 @@ are on disk already, and the metrics log is cut back to the checkpoint's epoch b
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +21,7 @@ from iris_wm.checkpoint.run_checkpoint import (
 )
 from iris_wm.errors import IrisError
 from iris_wm.models.state_dict import load_state_strict
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.optim import load_optimizer_state
 
 
@@ -33,9 +33,9 @@ class Stateful(Protocol):
 
 
 class RunState:
-    def __init__(self, run_dir: Path, agent: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+    def __init__(self, run: RunFolder, agent: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
                  rng: np.random.Generator, parts: dict[str, Stateful]) -> None:
-        self.run_dir, self.checkpoints = run_dir, run_dir / "checkpoints"
+        self.run = run
         self.agent, self.optimizers, self.rng, self.parts = agent, optimizers, rng, parts
 
     def save(self, epoch: int) -> None:
@@ -47,13 +47,13 @@ class RunState:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "parts": {name: part.state_dict() for name, part in self.parts.items()},
         }
-        save_run_checkpoint(self.checkpoints, epoch, self.agent, self.optimizers, state)
+        save_run_checkpoint(self.run, epoch, self.agent, self.optimizers, state)
 
     def restore(self) -> int:
         """Load the last completed epoch's checkpoint; returns that epoch."""
-        folder = latest_checkpoint(self.checkpoints)
+        folder = latest_checkpoint(self.run)
         if folder is None:
-            raise IrisError(f"{self.run_dir} has no completed epoch to resume from; start it again with iris train")
+            raise IrisError(f"{self.run.root} has no completed epoch to resume from; start it again with iris train")
         load_state_strict(self.agent, read_weights(folder / WEIGHTS_FILE), folder / WEIGHTS_FILE)
         for name, optimizer_state in load_torch_file(folder / OPTIMIZERS_FILE).items():
             load_optimizer_state(self.optimizers[name], optimizer_state)

@@ -21,6 +21,7 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.devices import resolve_device
 from iris_wm.envs import get_env_kind
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.evaluator import Evaluator
@@ -37,7 +38,7 @@ RETURN_CURVES = (Curve("train_dataset/return"), Curve("test_dataset/return"))
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False) -> None:
-        self.config, self.run_dir = config, Path(run_dir)
+        self.config, self.folder = config, RunFolder(Path(run_dir))
         if config.common.num_threads > 0:
             torch.set_num_threads(config.common.num_threads)
         torch.manual_seed(config.common.seed)
@@ -63,13 +64,13 @@ class Trainer:
             self.train_dataset = EpisodeDataset.load(self.offline_dataset / "train", "train_dataset")
             self.test_dataset = EpisodeDataset.load(self.offline_dataset / "test", "test_dataset")
         else:
-            train_dir = self.run_dir / "checkpoints" / "dataset" / "train"
+            train_dir = self.folder.train_dataset
             open_dataset = EpisodeDataset.load if resume and train_dir.is_dir() else EpisodeDataset
             self.train_dataset = open_dataset(train_dir, "train_dataset", max_ram_usage=config.dataset.max_ram_usage)
             self.test_dataset = EpisodeDataset(None, "test_dataset")
-        media = self.run_dir / "media" / "episodes"
-        self.train_media = EpisodeMediaDir(media / "train", keep=config.collection.train.num_episodes_to_save)
-        self.test_media = EpisodeMediaDir(media / "test", keep=config.collection.test.num_episodes_to_save)
+        media = self.folder.episode_media
+        self.train_media = EpisodeMediaDir(media("train"), keep=collection.train.num_episodes_to_save)
+        self.test_media = EpisodeMediaDir(media("test"), keep=collection.test.num_episodes_to_save)
         names = env_kind.action_names(config.env.train)
         self.train_collector = Collector(self.train_env, self.train_dataset, self.rng, seed,
                                          config.training.truncation_is_end,
@@ -79,17 +80,17 @@ class Trainer:
                                         config.training.truncation_is_end,
                                         self._media_writer(self.test_media, "test", names), env_kind)
         self.env_curves = tuple(Curve(key) for key in env_kind.curves)
-        self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.run_dir, self.rng, names,
+        self.evaluator = Evaluator(self.agent, self.phases, self.test_dataset, self.folder, self.rng, names,
                                    config.evaluation)
         # Samplers that count their draws (prioritised ones) continue their counts on resume.
         samplers = {f"{phase.name}_sampler": phase.sampler for phase in self.phases
                     if isinstance(phase.sampler, Stateful)}
-        self.state = RunState(self.run_dir, self.agent, self.optimizers, self.rng, {
+        self.state = RunState(self.folder, self.agent, self.optimizers, self.rng, {
             "train_dataset": self.train_dataset, "test_dataset": self.test_dataset,
             "train_collector": self.train_collector, "test_collector": self.test_collector, **samplers})
         self.completed_epochs = self.state.restore() if resume else 0
         self.start_epoch = self.completed_epochs + 1
-        self.logger = MetricsLogger(self.run_dir, use_tensorboard=config.logger.tensorboard,
+        self.logger = MetricsLogger(self.folder.root, use_tensorboard=config.logger.tensorboard,
                                     wandb=self._wandb_settings(), start_epoch=self.start_epoch)
 
     def _wandb_settings(self) -> dict | None:
@@ -129,7 +130,7 @@ class Trainer:
             self.completed_epochs = epoch
             if c.evaluation.should and epoch % c.evaluation.every == 0:
                 curves = [*RETURN_CURVES, *self.env_curves, *(curve for phase in self.phases for curve in phase.curves)]
-                self.logger.plot(self.run_dir / "media" / "learning_curves.png", curves)
+                self.logger.plot(self.folder.learning_curves, curves)
             print(self.summary_line(epoch, metrics), flush=True)
         self.logger.close()
         self.train_env.close()
@@ -140,7 +141,7 @@ class Trainer:
         try:
             self.run()
         except Interrupted as stop:
-            print(f"{command}: {interrupted_message(stop, self.run_dir, self.completed_epochs)}", flush=True)
+            print(f"{command}: {interrupted_message(stop, self.folder.root, self.completed_epochs)}", flush=True)
             return stop.exit_code
         return 0
 

@@ -17,13 +17,12 @@ from torch import Tensor
 
 from iris_wm.data.dataset import EPISODE_FILE, EpisodeDataset
 from iris_wm.data.episode import Episode
+from iris_wm.data.frames import to_uint8
 from iris_wm.data.sampling import choose_segments, collate
 from iris_wm.errors import IrisValueError
+from iris_wm.run_folder import RunFolder
 
 FRAME_SHAPE = (3, 64, 64)  # what every kind's world model takes
-# Inside a run folder: the episodes training collected, and the run's config (which names the game).
-RUN_EPISODES = Path("checkpoints") / "dataset" / "train"
-RUN_CONFIG = Path("config") / "train.yaml"
 
 
 @dataclass
@@ -47,7 +46,7 @@ class TensorStarts:
             raise IrisValueError(f"start frames have shape {tuple(frames.shape)}; give (N, 3, 64, 64) frames or "
                                  f"(N, T, 3, 64, 64) segments, N >= 1 (frames of another size are another env's)")
         if frames.is_floating_point():
-            frames = frames.clamp(0, 1).mul(255).round().to(torch.uint8)
+            frames = to_uint8(frames)
         elif frames.dtype != torch.uint8:
             raise IrisValueError(f"start frames are {frames.dtype}; give uint8 frames, or float frames in [0, 1]")
         n, t = frames.shape[:2]
@@ -105,7 +104,7 @@ def run_game(run_dir: Path) -> str | None:
     import yaml
 
     try:
-        config = yaml.safe_load((run_dir / RUN_CONFIG).read_text()) or {}
+        config = yaml.safe_load(RunFolder(run_dir).config_file.read_text()) or {}
     except (OSError, yaml.YAMLError):
         return None
     game = (config.get("env") or {}).get("id") if isinstance(config, dict) else None
@@ -114,8 +113,9 @@ def run_game(run_dir: Path) -> str | None:
 
 def episode_starts(path: Path) -> EpisodeStarts:
     """The stored training episodes of a run folder, or the episodes of a dataset folder."""
-    if (path / RUN_EPISODES).is_dir():
-        folder, game = path / RUN_EPISODES, run_game(path)
+    run = RunFolder(path)
+    if run.train_dataset.is_dir():  # the episodes training collected; the run's config names the game
+        folder, game = run.train_dataset, run_game(path)
     elif path.is_dir() and any(EPISODE_FILE.fullmatch(p.name) for p in path.iterdir()):
         folder, game = path, None
     else:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from iris_wm.data.frames import chw_to_hwc, to_float, to_uint8
 from iris_wm.devices import resolve_device
 from iris_wm.errors import IrisError, IrisValueError
 from iris_wm.models.distributions import sample
@@ -46,7 +47,7 @@ def to_observations(frames: Tensor, observation_format: str) -> Tensor:
     """(N, 3, 64, 64) float in [0, 1] -> the observation format's (N, ...) batch."""
     if observation_format == "float":
         return frames.clone()  # never hand out the tensor the next step writes into
-    return frames.mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()  # rounded, not truncated
+    return chw_to_hwc(to_uint8(frames)).contiguous()
 
 
 class Cohort:
@@ -186,7 +187,7 @@ class WorldModelVectorEnv(VectorEnv):
         seed = int(self.np_random.integers(2**63 - 1))
         generator = torch.Generator(self.device).manual_seed(seed)
         imagination = self._new_imagination(partial(sample, generator=generator))
-        frames = drawn.frames.to(self.device).float().div(255)
+        frames = to_float(drawn.frames.to(self.device))
         start_frames = imagination.reset_from_past(frames, drawn.actions.to(self.device))
         self.frames[torch.as_tensor(rows, device=self.device)] = start_frames.float()
         self.cohorts.append(Cohort(imagination, rows, self.device))

@@ -82,7 +82,7 @@ def test_world_model_shapes_and_losses(agent):
         kv = wm.new_kv_cache(2)
         burn = wm.burn_in(batch.observations[:, :3], batch.actions[:, :2], latents[:, :2], kv)
         assert burn.shape == (2, 13, E) and kv.size == 13
-        losses = wm.compute_loss(batch, agent.tokenizer)
+        losses = wm.compute_loss(batch, agent.encode_transitions(batch))
     assert set(losses.terms) == {"loss_latents", "loss_rewards", "loss_ends", "latent_accuracy"}
     assert 0 <= losses.terms["latent_accuracy"] <= 1
     # untrained: about ln(64) per Δ-token, weighted 0.1 (the Atari default)

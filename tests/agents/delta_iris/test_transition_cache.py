@@ -51,8 +51,8 @@ def test_the_world_model_loss_is_the_same_with_cached_tokens(agent):
                                             PrioritizedSegments(1.0, True)).to("cpu")
     cached = TransitionTokens(agent.tokenizer).tokens(batch)
     with torch.no_grad():
-        fresh = agent.world_model.compute_loss(batch, agent.tokenizer)
-        reused = agent.world_model.compute_loss(batch, agent.tokenizer, cached)
+        fresh = agent.world_model.compute_loss(batch, agent.encode_transitions(batch))
+        reused = agent.world_model.compute_loss(batch, cached)
     assert fresh.terms.keys() == reused.terms.keys()
     assert all(torch.equal(fresh.terms[k], reused.terms[k]) for k in fresh.terms)
 

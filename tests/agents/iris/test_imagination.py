@@ -59,7 +59,10 @@ def test_imagine_outputs_and_gradients(agent):
                   actions=torch.zeros(b, burn_in + 1, dtype=torch.long), rewards=torch.zeros(b, burn_in + 1),
                   ends=torch.zeros(b, burn_in + 1, dtype=torch.long),
                   mask_padding=torch.tensor([[True] * 5, [False, False, True, True, True], [False] * 4 + [True]]))
-    out = agent.actor_critic.imagine(batch.to("cpu"), IRISImagination(agent.tokenizer, agent.world_model), horizon)
+    batch = batch.to("cpu")
+    tokens = agent.encode_frames(batch)
+    out = agent.actor_critic.imagine(batch, IRISImagination(agent.tokenizer, agent.world_model), horizon, tokens,
+                                     agent.decode_frames(tokens))
     assert out.observations.shape == (b, horizon, 3, 64, 64) and out.observations.dtype == torch.uint8
     assert out.logits.shape == (b, horizon, 3) and out.values.shape == (b, horizon)
     assert out.actions.shape == out.rewards.shape == out.ends.shape == (b, horizon)

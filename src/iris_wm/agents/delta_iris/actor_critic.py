@@ -20,6 +20,7 @@ from iris_wm.agents.base import Imagined
 from iris_wm.agents.delta_iris.imagination import DeltaImagination
 from iris_wm.config import at_least, probability
 from iris_wm.data.batch import Batch
+from iris_wm.data.frames import to_uint8
 from iris_wm.models.conv import FrameCnnConfig, FrameEncoder
 from iris_wm.models.distributions import categorical, sample
 from iris_wm.models.losses import Losses
@@ -107,13 +108,12 @@ class DeltaActorCritic(nn.Module):
                                   strict=True):
             target.mul_(decay).add_(online, alpha=1 - decay)
 
-    def imagine(self, batch: Batch, env: DeltaImagination, horizon: int,
-                latents: Tensor | None = None) -> DeltaImagineOutput:
+    def imagine(self, batch: Batch, env: DeltaImagination, horizon: int, latents: Tensor) -> DeltaImagineOutput:
         """Roll the policy out for ``horizon`` steps from the last frame of each segment of ``batch``
         ((B, 1 + burn_in) real steps), after burning in the policies and the world model on the rest
-        (``latents`` (B, burn_in, K): the tokens of its transitions, when a cache has them)."""
+        (``latents`` (B, burn_in, K): the tokenizer's tokens of its transitions)."""
         obs = batch.observations
-        frames = env.reset_from_past(obs, batch.actions[:, :-1], latents)
+        frames = env.reset_from_tokens(obs, batch.actions[:, :-1], latents)
         for model in (self.model, self.target_model):
             model.reset(batch.batch_size)
             model.burn_in(obs[:, :-1])
@@ -124,7 +124,7 @@ class DeltaActorCritic(nn.Module):
             actions = sample(logits)
             with torch.no_grad():
                 target_values = self.target_model.value(self.target_model(frames)[1])
-            steps["observations"].append(frames.mul(255).round().byte())
+            steps["observations"].append(to_uint8(frames))
             frames, rewards, ends = env.step(actions)
             for name, value in (("actions", actions), ("logits", logits), ("rewards", rewards), ("ends", ends),
                                 ("values", values if self.config.two_hot_rets else values[:, 0]),
@@ -137,7 +137,7 @@ class DeltaActorCritic(nn.Module):
         return DeltaImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
     def compute_loss(self, batch: Batch, env: DeltaImagination, loss_config: DeltaActorCriticLossConfig,
-                     latents: Tensor | None = None) -> Losses:
+                     latents: Tensor) -> Losses:
         imagined = self.imagine(batch, env, loss_config.imagine_horizon, latents)
         losses = self.loss_from_imagination(imagined, loss_config)
         self.update_target()  # after the loss, before the optimizer's step, as the authors'

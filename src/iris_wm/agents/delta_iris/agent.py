@@ -93,7 +93,9 @@ class DeltaIRISAgent(Agent):
         return DeltaImagination(self.tokenizer, self.world_model, sampler)
 
     def imagine(self, batch: Batch) -> DeltaImagineOutput:
-        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)
+        latents = self.encode_transitions(batch)  # fresh: the batch may come from episodes the epoch's cache never saw
+        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon,
+                                         latents)
 
     @property
     def context_length(self) -> int:
@@ -106,6 +108,19 @@ class DeltaIRISAgent(Agent):
         obs = batch.observations
         rebuilt = self.tokenizer.encode_decode(obs[:, :-1], batch.actions[:, :-1], obs[:, 1:])
         return torch.cat([obs[:, :1], rebuilt], dim=1)
+
+    # -- what the frozen tokenizer makes of real transitions ------------------------------------------
+
+    @torch.no_grad()
+    def encode_transitions(self, batch: Batch) -> Tensor:
+        """(B, T - 1, K) the Δ-tokens of the batch's transitions, each frame given the one before and the action."""
+        obs = batch.observations
+        return self.tokenizer.encode(obs[:, :-1], batch.actions[:, :-1], obs[:, 1:]).tokens
+
+    def cached_transitions(self, batch: Batch) -> Tensor:
+        """``encode_transitions``, looked up in this epoch's cache when there is one (training's batches
+        only: the cache knows frames by their ids in the training dataset)."""
+        return self._transitions.tokens(batch) if self._transitions is not None else self.encode_transitions(batch)
 
     # -- training ----------------------------------------------------------------------------------
 
@@ -121,38 +136,40 @@ class DeltaIRISAgent(Agent):
         world_model_sampler = sampler(t.world_model.priority_alpha, can_sample_beyond_end=True)
         actor_critic_sampler = sampler(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
         bf16 = t.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
-        tokenizer_loss = self._autocast(bf16, self.tokenizer.compute_loss)
-        world_model_eval_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(batch, self.tokenizer))
-        world_model_loss = self._autocast(bf16, lambda batch: self.world_model.compute_loss(
-            batch, self.tokenizer, self._cached_tokens(batch)))
+
+        def precision() -> contextlib.AbstractContextManager:
+            """The tokenizer and world model train under bf16 autocast where ``bf16`` (the authors' on CUDA)."""
+            return torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+        def tokenizer_step(batch: Batch) -> Losses:
+            with precision():
+                return self.tokenizer.compute_loss(batch)
+
+        def world_model_step(batch: Batch) -> Losses:
+            with precision():
+                return self.world_model.compute_loss(batch, self.cached_transitions(batch))
+
+        def world_model_eval(batch: Batch) -> Losses:
+            with precision():
+                return self.world_model.compute_loss(batch, self.encode_transitions(batch))
+
+        def actor_critic_step(batch: Batch) -> Losses:
+            return self.actor_critic.compute_loss(batch, self.imagination(), c.actor_critic_loss,
+                                                  self.cached_transitions(batch))
+
         # predicting Δ-tokens uniformly at random scores latents_weight * ln(codebook size)
         uniform = c.world_model.latents_weight * math.log(c.tokenizer.codebook_size)
         return [
             Phase("tokenizer", self.tokenizer, t.tokenizer, t.learning_rate, t.tokenizer.sequence_length,
-                  tokenizer_sampler, loss=tokenizer_loss, eval_loss=tokenizer_loss,
+                  tokenizer_sampler, loss=tokenizer_step, eval_loss=tokenizer_step,
                   summary=("tok l2", "reconstruction_loss_l2"),
                   curves=(Curve("tokenizer/train/reconstruction_loss_l2"), Curve("tokenizer/train/codebook_entropy"))),
             Phase("world_model", self.world_model, t.world_model, t.learning_rate, self.context_length,
-                  world_model_sampler, loss=world_model_loss, eval_loss=world_model_eval_loss,
+                  world_model_sampler, loss=world_model_step, eval_loss=world_model_eval,
                   summary=("wm lat", "loss_latents"),
                   curves=(Curve("world_model/train/loss_latents", uniform, "uniform"),
                           Curve("world_model/train/loss_rewards"))),
             Phase("actor_critic", self.actor_critic.model, t.actor_critic, t.learning_rate, 1 + self.burn_in,
-                  actor_critic_sampler, loss=self._actor_critic_loss, uses_imagination=True,
+                  actor_critic_sampler, loss=actor_critic_step, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),)),
         ]
-
-    def _cached_tokens(self, batch: Batch) -> Tensor | None:
-        return self._transitions.tokens(batch) if self._transitions is not None else None
-
-    def _actor_critic_loss(self, batch: Batch) -> Losses:
-        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss,
-                                              self._cached_tokens(batch))
-
-    def _autocast(self, bf16: bool, loss):
-        """``loss`` under bf16 autocast when ``bf16``."""
-        def run(batch: Batch) -> Losses:
-            context = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-            with context:
-                return loss(batch)
-        return run

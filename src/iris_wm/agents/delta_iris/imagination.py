@@ -52,17 +52,19 @@ class DeltaImagination:
         return 1 + max(0, -(-room_after_first // block) - 1)
 
     @torch.no_grad()
-    def reset_from_past(self, observations: Tensor, actions: Tensor, latents: Tensor | None = None) -> Tensor:
+    def reset_from_past(self, observations: Tensor, actions: Tensor) -> Tensor:
         """Start from real context: observations (B, L + 1, 3, H, W) in [0, 1] and the L actions
-        (B, L) between them (``latents`` (B, L, K): their tokens, when a cache has them). Returns
-        the last frame (B, 3, H, W), where imagination starts."""
+        (B, L) between them. Returns the last frame (B, 3, H, W), where imagination starts."""
+        return self.reset_from_tokens(observations, actions, self.real_tokens(observations, actions))
+
+    @torch.no_grad()
+    def reset_from_tokens(self, observations: Tensor, actions: Tensor, latents: Tensor) -> Tensor:
+        """``reset_from_past`` given the transitions' tokens ``latents`` (B, L, K)."""
         b = observations.shape[0]
         if self.kv_cache is None or self.kv_cache.batch_size != b:
             self.kv_cache = self.world_model.new_kv_cache(b)
         self.kv_cache.reset()
         if actions.shape[1] > 0:
-            if latents is None:
-                latents = self.tokenizer.encode(observations[:, :-1], actions, observations[:, 1:]).tokens
             self.world_model.burn_in(observations, actions, latents, self.kv_cache)
         else:  # a single frame: its I-token alone
             self.world_model(self.world_model.frame_token(observations), self.kv_cache)

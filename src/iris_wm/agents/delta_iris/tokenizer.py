@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from iris_wm.agents.delta_iris.quantizer import Quantizer, QuantizerOutput
 from iris_wm.config import at_least
 from iris_wm.data.batch import Batch
+from iris_wm.data.frames import quantize
 from iris_wm.errors import IrisError
 from iris_wm.models.conv import FrameCnnConfig, FrameDecoder, FrameEncoder
 from iris_wm.models.init import init_weights
@@ -106,7 +107,7 @@ class DeltaTokenizer(nn.Module):
         features = self.frame_cnn(x1)  # (B, T, L_f, 8, 8)
         action_maps = self.decoder_act_emb(actions).view(b, t, -1, res, res)
         frames = self.decoder(torch.cat([features, action_maps, self.from_tokens_layout(q)], dim=2))
-        return frames.clamp(0, 1).mul(255).round().div(255) if should_clamp else frames
+        return quantize(frames) if should_clamp else frames
 
     @torch.no_grad()
     def encode_decode(self, x1: Tensor, actions: Tensor, x2: Tensor) -> Tensor:
@@ -123,7 +124,7 @@ class DeltaTokenizer(nn.Module):
         b, t, c, h, w = z.shape
         g = self.grid
         z = z.view(b, t, c, g, h // g, g, w // g).permute(0, 1, 3, 5, 4, 6, 2)  # (B, T, g, g, h', w', C)
-        return z.reshape(b, t, g * g, -1)
+        return z.reshape(b, t, g * g, (h // g) * (w // g) * c)  # named sizes: T may be 0 (a context of one frame)
 
     def from_tokens_layout(self, q: Tensor) -> Tensor:
         """The inverse of ``to_tokens_layout``: (B, T, K, token_dim) -> (B, T, C, 8, 8)."""

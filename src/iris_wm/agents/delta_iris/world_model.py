@@ -115,13 +115,10 @@ class DeltaWorldModel(nn.Module):
         last = self.frame_token(observations[:, -1:])  # (B, 1, E)
         return self(torch.cat([context, last], dim=1), kv_cache).output_sequence
 
-    def compute_loss(self, batch: Batch, tokenizer: nn.Module, latents: Tensor | None = None) -> Losses:
-        """Weighted cross-entropies of the next Δ-tokens, the rewards and the ends. ``latents``
-        (B, T - 1, K): the tokenizer's tokens of the segment's transitions, when already known."""
+    def compute_loss(self, batch: Batch, latents: Tensor) -> Losses:
+        """Weighted cross-entropies of the next Δ-tokens, the rewards and the ends; ``latents``
+        (B, T - 1, K): the tokenizer's tokens of the segment's transitions."""
         obs, actions, mask = batch.observations, batch.actions, batch.mask_padding
-        if latents is None:
-            with torch.no_grad():
-                latents = tokenizer.encode(obs[:, :-1], actions[:, :-1], obs[:, 1:]).tokens
         b, t = actions.shape
         k = latents.shape[-1]
         filler = latents.new_zeros(b, 1, k)  # the last step has no next frame

@@ -17,6 +17,7 @@ from iris_wm.agents.base import Imagined
 from iris_wm.agents.iris.imagination import IRISImagination
 from iris_wm.config import at_least, probability
 from iris_wm.data.batch import Batch
+from iris_wm.data.frames import to_uint8_truncated
 from iris_wm.errors import IrisError
 from iris_wm.models.distributions import categorical, sample
 from iris_wm.models.losses import Losses
@@ -134,24 +135,18 @@ class ActorCritic(nn.Module):
         values = self.critic_linear(hx).unsqueeze(1)  # (N, 1, 1)
         return ActorCriticOutput(logits, values)
 
-    def imagine(self, batch: Batch, env: IRISImagination, horizon: int, tokens: Tensor | None = None,
-                reconstructions: Tensor | None = None) -> ImagineOutput:
+    def imagine(self, batch: Batch, env: IRISImagination, horizon: int, tokens: Tensor,
+                reconstructions: Tensor) -> ImagineOutput:
         """Roll the policy out for ``horizon`` steps inside the world model (docs/algorithm.md, 'Imagination').
 
         batch.observations (B, 1 + burn_in, 3, H, W) in [0, 1]: the burn-in frames, then the real
         frame imagination starts from; the policy sees both through the tokenizer, as it sees
-        imagined frames. ``tokens`` (B, 1 + burn_in, K) and ``reconstructions`` (like the frames)
-        are what the tokenizer makes of them, computed here unless a cache supplies them.
-        Gradients flow through the actor-critic only.
+        imagined frames: ``tokens`` (B, 1 + burn_in, K) and ``reconstructions`` (like the frames)
+        are what the tokenizer makes of them. Gradients flow through the actor-critic only.
         """
         if self.config.use_original_obs:
             raise IrisError("actor_critic.use_original_obs=true cannot be trained in imagination, which has no raw "
                             "frames to show the policy; train with false")
-        with torch.no_grad():  # the tokenizer is frozen here: no graph through its activations
-            if tokens is None:
-                tokens = env.tokenizer.encode(batch.observations, should_preprocess=True).tokens
-            if reconstructions is None:
-                reconstructions = env.tokenizer.decode_tokens(tokens)
         self.reset(batch.batch_size, reconstructions[:, :-1], batch.mask_padding[:, :-1])
         env.reset_from_tokens(tokens[:, -1])
         frames = reconstructions[:, -1]
@@ -160,7 +155,7 @@ class ActorCritic(nn.Module):
         for k in range(horizon):
             out = self(frames)
             actions = sample(out.logits[:, 0])
-            steps["observations"].append(frames.mul(255).byte())
+            steps["observations"].append(to_uint8_truncated(frames))  # as the original stores them
             frames_next, rewards, ends = env.step(actions, should_predict_next_obs=k < horizon - 1)
             for name, value in (("actions", actions), ("logits", out.logits[:, 0]), ("values", out.values[:, 0, 0]),
                                 ("rewards", rewards), ("ends", ends)):
@@ -170,7 +165,7 @@ class ActorCritic(nn.Module):
         return ImagineOutput(**{name: torch.stack(values, dim=1) for name, values in steps.items()})
 
     def compute_loss(self, batch: Batch, env: IRISImagination, loss_config: ActorCriticLossConfig,
-                     tokens: Tensor | None = None, reconstructions: Tensor | None = None) -> Losses:
+                     tokens: Tensor, reconstructions: Tensor) -> Losses:
         outputs = self.imagine(batch, env, loss_config.imagine_horizon, tokens, reconstructions)
         return self.loss_from_imagination(outputs, loss_config)
 

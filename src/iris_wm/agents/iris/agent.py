@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from iris_wm.agents.base import Agent, Curve, Phase
@@ -17,7 +18,7 @@ from iris_wm.agents.iris.tokenizer import Tokenizer
 from iris_wm.agents.iris.world_model import WorldModel
 from iris_wm.data.batch import Batch
 from iris_wm.data.sampling import UniformSegments
-from iris_wm.models.acceleration import SpeedConfig, apply_tf32, autocast, compile_fullgraph, to_channels_last
+from iris_wm.models.acceleration import SpeedConfig, apply_tf32, autocast, compiled_for_training, to_channels_last
 from iris_wm.models.distributions import sample
 from iris_wm.models.losses import Losses
 
@@ -71,7 +72,7 @@ class IRISAgent(Agent):
 
     # -- imagination -------------------------------------------------------------------------------
 
-    def speed(self) -> SpeedConfig:
+    def speed_on_device(self) -> SpeedConfig:
         """``agent.speed``, checked against the device the agent is on now (known only after ``.to``)."""
         speed = self.config.speed
         speed.check_device(self.device)
@@ -79,12 +80,14 @@ class IRISAgent(Agent):
         return speed
 
     def make_imagination(self, sampler: Callable[[Tensor], Tensor] = sample) -> IRISImagination:
-        speed = self.speed()
+        speed = self.speed_on_device()
         return IRISImagination(self.tokenizer, self.world_model, sampler, token_pass=speed.token_pass,
                                compile_backend=speed.compile_backend, precision=lambda: autocast(speed, self.device))
 
     def imagine(self, batch: Batch) -> ImagineOutput:
-        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon)
+        tokens = self.encode_frames(batch)  # fresh: the batch may come from episodes the epoch's cache never saw
+        return self.actor_critic.imagine(batch, self.imagination(), self.config.actor_critic_loss.imagine_horizon,
+                                         tokens, self.decode_frames(tokens))
 
     @property
     def context_length(self) -> int:
@@ -93,6 +96,26 @@ class IRISAgent(Agent):
     def reconstruct(self, batch: Batch) -> Tensor:
         return self.tokenizer.encode_decode(batch.observations, True, True).clamp(0, 1)
 
+    # -- what the frozen tokenizer makes of real frames ----------------------------------------------
+
+    @torch.no_grad()
+    def encode_frames(self, batch: Batch) -> Tensor:
+        """(B, T, K) the tokens of batch.observations (B, T, 3, H, W)."""
+        return self.tokenizer.encode(batch.observations, should_preprocess=True).tokens
+
+    @torch.no_grad()
+    def decode_frames(self, tokens: Tensor) -> Tensor:
+        """(B, T, 3, H, W) in [0, 1]: the frames of ``tokens`` (B, T, K), as the policy sees real frames."""
+        return self.tokenizer.decode_tokens(tokens)
+
+    def cached_tokens(self, batch: Batch) -> Tensor:
+        """``encode_frames``, looked up in this epoch's cache when there is one (training's batches only:
+        the cache knows frames by their ids in the training dataset)."""
+        return self._frame_cache.tokens(batch) if self._frame_cache else self.encode_frames(batch)
+
+    def cached_reconstructions(self, batch: Batch, tokens: Tensor) -> Tensor:
+        return self._frame_cache.reconstructions(batch, tokens) if self._frame_cache else self.decode_frames(tokens)
+
     # -- training ----------------------------------------------------------------------------------
 
     def start_epoch(self, training: IRISTraining, epoch: int) -> None:
@@ -100,60 +123,43 @@ class IRISAgent(Agent):
         self._frame_cache = (FrameCache(self.tokenizer, training.cache_reconstructions_gib * 2**30)
                              if training.cache_tokens else None)
 
-    def sped_up(self, loss: Callable[..., Losses],
-                inputs: Callable[[Batch], tuple] = lambda batch: ()) -> Callable[[Batch], Losses]:
-        """A world-model or tokenizer loss ``loss(batch, *inputs(batch))`` as ``agent.speed`` runs it:
-        compiled, under bf16 autocast. ``inputs`` runs outside the compiled graph: the frame cache's
-        lookups read ids on the host and keep a Python table, which a graph cannot trace."""
-        speed = self.speed()
-        if speed.compile_training:
-            loss = compile_fullgraph(loss, speed.compile_backend)
-
-        def run(batch: Batch) -> Losses:
-            with autocast(speed, self.device):
-                return loss(batch, *inputs(batch))
-        return run
-
     def phases(self, training: IRISTraining) -> list[Phase]:
-        t, vocab_size = training, self.config.tokenizer.vocab_size
-        common = {"learning_rate": t.learning_rate, "fused_optimizer": self.speed().fused_optimizer_choice}
+        t, vocab_size, speed = training, self.config.tokenizer.vocab_size, self.speed_on_device()
+        common = {"learning_rate": t.learning_rate, "fused_optimizer": speed.fused_optimizer_choice}
         anywhere = UniformSegments(sample_from_start=True, weighting=t.sampling_weighting)
         ending_real = UniformSegments(sample_from_start=False, weighting=t.sampling_weighting)
+        # agent.speed: the two losses compiled (forward and backward as one graph each) and run under bf16
+        # autocast; the tokens are looked up outside the graph (the cache keeps a Python table).
+        tokenizer_loss = compiled_for_training(self.tokenizer.compute_loss, speed)
+        world_model_loss = compiled_for_training(self.world_model.compute_loss, speed)
+
+        def tokenizer_step(batch: Batch) -> Losses:
+            if self.config.tokenizer.perceptual_weight > 0:
+                self.tokenizer.perceptual_loss()  # LPIPS is built on first use, outside any compiled graph
+            with autocast(speed, self.device):
+                return tokenizer_loss(batch)
+
+        def world_model_step(batch: Batch) -> Losses:
+            with autocast(speed, self.device):
+                return world_model_loss(batch, self.cached_tokens(batch))
+
+        def actor_critic_step(batch: Batch) -> Losses:
+            tokens = self.cached_tokens(batch)
+            return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss, tokens,
+                                                  self.cached_reconstructions(batch, tokens))
+
         return [
             Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sampler=anywhere,
-                  loss=self._tokenizer_loss(), eval_loss=self.tokenizer.compute_loss,
+                  loss=tokenizer_step, eval_loss=self.tokenizer.compute_loss,
                   summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
             Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
-                  sampler=anywhere, loss=self.sped_up(self._world_model_loss, self._cached_tokens),
-                  eval_loss=lambda batch: self.world_model.compute_loss(batch, self.tokenizer),
+                  sampler=anywhere, loss=world_model_step,
+                  eval_loss=lambda batch: self.world_model.compute_loss(batch, self.encode_frames(batch)),
                   summary=("wm obs", "loss_obs"),
                   # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
                   curves=(Curve("world_model/train/loss_obs", math.log(vocab_size), f"uniform (ln {vocab_size})"),
                           Curve("world_model/train/loss_rewards")), **common),
             Phase("actor_critic", self.actor_critic, t.actor_critic, sequence_length=1 + self.burn_in,
-                  sampler=ending_real, loss=self._actor_critic_loss, uses_imagination=True,
+                  sampler=ending_real, loss=actor_critic_step, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),), **common),
         ]
-
-    def _tokenizer_loss(self) -> Callable[[Batch], Losses]:
-        loss = self.sped_up(self.tokenizer.compute_loss)
-        if self.config.tokenizer.perceptual_weight == 0:
-            return loss
-
-        def with_lpips(batch: Batch) -> Losses:
-            self.tokenizer.perceptual_loss()  # LPIPS is built on first use, outside any compiled graph
-            return loss(batch)
-        return with_lpips
-
-    def _cached_tokens(self, batch: Batch) -> tuple[Tensor | None]:
-        return (self._frame_cache.tokens(batch) if self._frame_cache else None,)
-
-    def _world_model_loss(self, batch: Batch, tokens: Tensor | None) -> Losses:
-        return self.world_model.compute_loss(batch, self.tokenizer, tokens)
-
-    def _actor_critic_loss(self, batch: Batch) -> Losses:
-        cache = self._frame_cache
-        tokens = cache.tokens(batch) if cache else None
-        reconstructions = cache.reconstructions(batch, tokens) if cache else None
-        return self.actor_critic.compute_loss(batch, self.imagination(), self.config.actor_critic_loss, tokens,
-                                              reconstructions)

@@ -105,12 +105,8 @@ class WorldModel(nn.Module):
             logits_ends=self.head_ends.head_module(x),
         )
 
-    def compute_loss(self, batch: Batch, tokenizer: nn.Module, obs_tokens: Tensor | None = None) -> Losses:
-        """Sum of the three cross-entropies. ``obs_tokens`` (B, T, K): the frames' tokens when a cache
-        already has them."""
-        if obs_tokens is None:
-            with torch.no_grad():
-                obs_tokens = tokenizer.encode(batch.observations, should_preprocess=True).tokens  # (B, T, K)
+    def compute_loss(self, batch: Batch, obs_tokens: Tensor) -> Losses:
+        """Sum of the three cross-entropies; ``obs_tokens`` (B, T, K): the tokenizer's tokens of the frames."""
         tokens = torch.cat([obs_tokens, batch.actions.unsqueeze(-1)], dim=-1).flatten(1)  # (B, T*(K+1))
         out = self(tokens)
         padding = ~batch.mask_padding  # (B, T)

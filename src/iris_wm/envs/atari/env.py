@@ -17,8 +17,8 @@ import functools
 
 import numpy as np
 
+from iris_wm.data.frames import resize_frame
 from iris_wm.envs.atari.settings import AtariConfig
-from iris_wm.envs.frames import resize_frame
 from iris_wm.errors import IrisError
 from iris_wm.games import match_game
 

@@ -34,9 +34,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from iris_wm.data.frames import resize_frame
 from iris_wm.envs.atari.env import action_names, rom_id
 from iris_wm.envs.atari.settings import AtariConfig
-from iris_wm.envs.frames import resize_frame
 
 
 def ale_np_random(seed: int) -> np.random.Generator:

@@ -30,6 +30,7 @@ import numpy as np
 
 from iris_wm.envs.crafter.score import ACHIEVEMENTS, TASK, crafter_score, success_rates
 from iris_wm.errors import IrisError
+from iris_wm.run_folder import RunFolder, run_folders_below
 from iris_wm.scores.report import Input, ReportOptions
 
 PREFIX = "achievement_"
@@ -125,8 +126,8 @@ def _runs_of_file(path: Path, budget: int) -> list[Run]:
     return [_run_of_episodes(data, str(path))]
 
 
-def _newest_eval(run_dir: Path) -> Path | None:
-    evals = sorted((run_dir / "eval").glob("*.json"), key=lambda p: p.stat().st_mtime)
+def _newest_eval(run: RunFolder) -> Path | None:
+    evals = sorted(run.eval_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
     return evals[-1] if evals else None
 
 
@@ -137,8 +138,8 @@ def _run_files(path: Path) -> list[Path]:
         raise IrisError(f"{path} does not exist; check the path")
     if not path.is_dir():
         return [path]
-    run_dirs = sorted(p.parent.parent for p in path.rglob("train.yaml") if p.parent.name == "config")
-    files = [f for f in map(_newest_eval, run_dirs) if f is not None] or sorted(path.rglob("stats.jsonl"))
+    evaluations = [f for f in map(_newest_eval, run_folders_below(path)) if f is not None]
+    files = evaluations or sorted(path.rglob("stats.jsonl"))
     if not files:
         raise IrisError(f"{path}: no stats.jsonl and no run folder with an eval/*.json; run iris eval on the runs "
                         f"or record episodes with crafter.Recorder")

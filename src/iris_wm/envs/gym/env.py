@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from iris_wm.config import at_least, one_of, tied
-from iris_wm.envs.frames import resize_frame
+from iris_wm.data.frames import resize_frame
 from iris_wm.envs.vector import VECTORIZATIONS
 from iris_wm.errors import IrisError
 
