@@ -105,7 +105,7 @@ def crafter_rows(args: argparse.Namespace) -> dict:
 
 def gym_rows(args: argparse.Namespace) -> dict:
     from iris_wm.envs import get_env_kind
-    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.compose import compose_config
 
     kind = get_env_kind("gym")
     side, n, steps = compose_config(["env=gym", f"env.id={args.game}"]).env.train, args.num_envs, args.steps

@@ -122,7 +122,7 @@ def bench_smoke_epoch(bench: Bench, config: TrainConfig) -> None:
     """One whole epoch of ``config`` (cpu-smoke's) with every phase on: collection, three phases, checkpoint."""
     for component in (config.training.tokenizer, config.training.world_model, config.training.actor_critic):
         component.start_after_epochs = 0
-    config.evaluation.should, config.common.epochs, config.logger.tensorboard = False, 1, False
+    config.evaluation.enabled, config.common.epochs, config.logger.tensorboard = False, 1, False
     with tempfile.TemporaryDirectory() as run_dir:
         def epoch() -> None:
             Trainer(config, Path(run_dir) / str(time.perf_counter())).run()

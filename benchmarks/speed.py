@@ -69,8 +69,8 @@ from iris_wm.data.dataset import EpisodeDataset  # noqa: E402
 from iris_wm.envs import get_env_kind  # noqa: E402
 from iris_wm.models.acceleration import compile_fullgraph  # noqa: E402
 from iris_wm.training.collector import Collector  # noqa: E402
+from iris_wm.training.compose import compose_config  # noqa: E402
 from iris_wm.training.config import CollectionConfig, TrainConfig  # noqa: E402
-from iris_wm.training.hydra_app import compose_config  # noqa: E402
 from iris_wm.training.optim import make_optimizer  # noqa: E402
 
 GAME = "Pong"

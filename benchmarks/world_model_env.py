@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/world_model_env.py` from anywhere
 
 from iris_wm.agents import create_model  # noqa: E402
-from iris_wm.training.hydra_app import compose_config  # noqa: E402
+from iris_wm.training.compose import compose_config  # noqa: E402
 
 NUM_ACTIONS = 6
 SIZES = {"paper": ["env.id=Pong"], "delta-atari": ["agent=delta-iris", "env.id=Pong"],

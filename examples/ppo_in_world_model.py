@@ -101,7 +101,7 @@ def real_returns(make_env, choose, episodes: int, seed: int) -> list[float]:
 def main(argv: list[str] | None = None) -> dict[str, float]:
     import iris_wm
     from iris_wm.envs import get_env_kind
-    from iris_wm.training.hydra_app import read_run_config
+    from iris_wm.training.run_config import read_run_config
 
     args = parse_args(argv)
     torch.manual_seed(args.seed)

@@ -22,7 +22,7 @@ def env_choice(text: str | None) -> tuple[str, str | None]:
     first kind that has it, the default kind's first (ALE/Pong-v5) -> (environment kind, game or None)."""
     from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import has_game
+    from iris_wm.training.compose import has_game
 
     if text is None or text.strip().lower() in ENV_KINDS.names():
         return (DEFAULT_ENV_KIND if text is None else text.strip().lower()), None

@@ -12,7 +12,8 @@ import iris_wm
 from iris_wm.checkpoint.run_checkpoint import save_run_checkpoint
 from iris_wm.commands.push import stage_upload
 from iris_wm.run_folder import RunFolder
-from iris_wm.training.hydra_app import compose_config, write_resolved_config
+from iris_wm.training.compose import compose_config
+from iris_wm.training.run_config import write_resolved_config
 from tests.factories import tiny_iris_config, tiny_train_overrides
 
 pytest.importorskip("huggingface_hub")

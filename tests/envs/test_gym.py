@@ -14,7 +14,7 @@ from iris_wm.envs.gym import env as gym_env
 from iris_wm.envs.gym.env import GymConfig, make_gym
 from iris_wm.envs.gym.keys import play_keys
 from iris_wm.errors import IrisError
-from iris_wm.training.hydra_app import compose_config
+from iris_wm.training.compose import compose_config
 
 KIND = get_env_kind("gym")
 

@@ -16,8 +16,8 @@ from iris_wm.config import build_config
 from iris_wm.envs import get_env_kind
 from iris_wm.envs.vector import env_infos, make_python_vector_env
 from iris_wm.errors import IrisError
-from iris_wm.training.hydra_app import to_train_config
-from iris_wm.training.resume_overrides import check_resume_overrides
+from iris_wm.training.compose import to_train_config
+from iris_wm.training.run_config import check_resume_overrides
 
 
 class Countdown(gymnasium.Env):

@@ -17,7 +17,7 @@ from iris_wm.run_folder import RunFolder
 from iris_wm.sweep.launchers import LaunchOptions, SlurmOptions, slurm_flag
 from iris_wm.sweep.records import RunRecord, sweep_status, write_record
 from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, open_sweep
-from iris_wm.training.hydra_app import CONFIG_MODULE, CONFIG_NAME, register_schema, sweep_jobs, with_presets
+from iris_wm.training.compose import CONFIG_MODULE, CONFIG_NAME, register_schema, sweep_jobs, with_presets
 
 needs_submitit = pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
                                     reason="the cluster extra is not installed")

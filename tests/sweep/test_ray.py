@@ -9,7 +9,7 @@ import time
 import pytest
 
 from iris_wm.cli import main
-from iris_wm.training.hydra_app import run_hydra
+from iris_wm.training.launch import run_hydra
 from tests.factories import tiny_benchmark_overrides
 
 ray = pytest.importorskip("ray")
@@ -27,7 +27,7 @@ def test_one_run_through_a_local_ray_instance(ray_instance, tmp_path, capsys):
     sweep = tmp_path / "sweep"
     arguments = ["benchmark", "--games", "Breakout", "--seeds", "1", "--launcher", "ray", "--out", str(sweep),
                  "--eval-episodes", "1", "--eval-envs", "1", "--report-reps", "100",
-                 *tiny_benchmark_overrides(**{"evaluation.should": "false"})]
+                 *tiny_benchmark_overrides(**{"evaluation.enabled": "false"})]
     assert main(arguments) == 0
     out = capsys.readouterr().out
     run_dir = sweep / "runs" / "Breakout" / "seed_0"

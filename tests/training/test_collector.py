@@ -5,7 +5,7 @@ import pytest
 import iris_wm
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.training.collector import Collector, episode_quota
-from iris_wm.training.config import CollectionConfig, Collections
+from iris_wm.training.config import CollectionConfig, CollectionsConfig
 from tests.factories import tiny_iris_config
 
 pytest.importorskip("ale_py")
@@ -76,7 +76,7 @@ def test_the_test_collection_samples_at_the_kind_temperature_unless_told(kind, e
     act = agent.act
     monkeypatch.setattr(agent, "act", lambda obs, should_sample, temperature: used.append(temperature) or act(
         obs, should_sample, temperature))
-    default = Collections().test
+    default = CollectionsConfig().test
     for told, temperature in ((default.temperature, expected), (0.3, 0.3)):
         used.clear()
         episode = CollectionConfig(num_steps=None, num_episodes=1, epsilon=0.0, temperature=told)

@@ -8,7 +8,7 @@ from iris_wm.errors import IrisError
 
 pytest.importorskip("ale_py")
 
-from iris_wm.training.hydra_app import compose_config  # noqa: E402
+from iris_wm.training.compose import compose_config  # noqa: E402
 
 
 def test_the_defaults_are_the_papers_protocol():
@@ -48,6 +48,8 @@ def test_the_config_groups_name_the_kinds_and_presets_add_each_kinds_part():
     ("env.train.id=Breakout", "env.train.id=Breakout differs from env.id=Pong"),
     ("agent.actor_critic_loss.imagine_horizon=21", "exceeds the world model's context"),
     ("agent.tokenizer.perceptual_weights_path=random", "untrained VGG16"),
+    ("training.should=false", "training.should was renamed training.enabled; write training.enabled=..."),
+    ("+collection.path_to_static_dataset=x", "collection.path_to_static_dataset was renamed collection.offline_dataset"),
 ])
 def test_tied_and_refused_values_are_one_line_errors(override, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -84,7 +86,7 @@ def test_every_preset_composes_for_each_kind_it_has_a_part_for():
     from pathlib import Path
 
     import iris_wm
-    from iris_wm.training.hydra_app import preset_parts
+    from iris_wm.training.compose import preset_parts
 
     shared = Path(iris_wm.__file__).parent / "config" / "preset"
     for preset in sorted(path.stem for path in shared.glob("*.yaml")):

@@ -16,7 +16,7 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.envs import get_env_kind
 from iris_wm.run_folder import RunFolder
 from iris_wm.training.collector import Collector
-from iris_wm.training.hydra_app import compose_config
+from iris_wm.training.compose import compose_config
 from iris_wm.training.metrics_logger import read_metrics
 from tests.factories import assert_metrics_equal_fixture, folder_hash, kill_9_in_second_epoch, tiny_delta_overrides
 
@@ -117,13 +117,13 @@ def test_kill_9_mid_epoch_then_resume_loses_no_episode_and_continues_the_counts(
         assert counts_after["tokenizer"][episode_id] >= count
 
 
-def test_a_static_dataset_trains_without_collecting_and_is_left_as_it_was(finished_run, tmp_path):
+def test_an_offline_dataset_trains_without_collecting_and_is_left_as_it_was(finished_run, tmp_path):
     static = tmp_path / "static"
     for side in ("train", "test"):
         shutil.copytree(finished_run / "checkpoints" / "dataset" / "train", static / side)
     before = folder_hash(static)
     run = tmp_path / "run"
-    overrides = tiny_delta_overrides(run, epochs=2, **{"collection.path_to_static_dataset": str(static)})
+    overrides = tiny_delta_overrides(run, epochs=2, **{"collection.offline_dataset": str(static)})
     assert main(["train", *overrides]) == 0
     metrics = read_metrics(run)
     assert all("train_dataset/return" not in m and "test_dataset/return" not in m for m in metrics)
@@ -132,10 +132,10 @@ def test_a_static_dataset_trains_without_collecting_and_is_left_as_it_was(finish
     assert not (run / "checkpoints" / "dataset").exists()
 
 
-def test_a_static_dataset_without_episodes_is_one_line_before_any_work(tmp_path, capsys):
+def test_an_offline_dataset_without_episodes_is_one_line_before_any_work(tmp_path, capsys):
     (tmp_path / "static" / "train").mkdir(parents=True)
     run = tmp_path / "run"
-    overrides = tiny_delta_overrides(run, **{"collection.path_to_static_dataset": str(tmp_path / "static")})
+    overrides = tiny_delta_overrides(run, **{"collection.offline_dataset": str(tmp_path / "static")})
     assert main(["train", *overrides]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds no episodes" in err[0] and not run.exists()

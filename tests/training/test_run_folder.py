@@ -57,6 +57,28 @@ def test_new_run_folders_never_collide(tmp_path):
     assert folders[1].name == f"{folders[0].name}-2"
 
 
+def saved_with_old_keys(run) -> None:
+    """The run's config as a run made before keys were renamed saved it."""
+    config = yaml.safe_load((run / "config" / "train.yaml").read_text())
+    config["training"]["should"] = config["training"].pop("enabled")
+    config["evaluation"]["should"] = config["evaluation"].pop("enabled")
+    config["collection"]["path_to_static_dataset"] = config["collection"].pop("offline_dataset")
+    (run / "config" / "train.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_a_run_saved_with_renamed_keys_resumes_and_an_old_key_on_the_command_line_names_the_new(run, capsys):
+    saved_with_old_keys(run)
+    before = folder_hash(run)
+    assert main(["resume", str(run), "common.epochs=3", "evaluation.should=false"]) == 2
+    assert capsys.readouterr().err.strip() == ("iris resume: error: evaluation.should was renamed evaluation.enabled; "
+                                               "write evaluation.enabled=...")
+    assert folder_hash(run) == before
+    assert main(["resume", str(run), "common.epochs=3"]) == 0
+    config = yaml.safe_load((run / "config" / "train.yaml").read_text())
+    assert config["training"]["enabled"] is True and "should" not in config["training"]
+    assert [m["epoch"] for m in read_metrics(run)] == [1, 2, 3]
+
+
 def test_resume_records_accepted_overrides_and_says_when_there_is_nothing_to_do(run, capsys):
     assert main(["resume", str(run), "common.epochs=2"]) == 0
     assert "has completed 2 epochs, and common.epochs=2: nothing to do" in capsys.readouterr().out

@@ -6,7 +6,7 @@ from safetensors.torch import load_file
 
 import iris_wm
 from iris_wm.cli import main
-from iris_wm.training.hydra_app import compose_config
+from iris_wm.training.compose import compose_config
 from tests.factories import tiny_train_overrides
 
 pytest.importorskip("ale_py")

@@ -43,7 +43,7 @@ class TrainingConfig:
     """The options of ``training`` that every agent kind has; a kind's training config subclasses it
     with its phases' settings."""
 
-    should: bool = True
+    enabled: bool = True  # false: no component trains (collection and evaluation go on)
     # Time-limit truncations stored as episode ends (the original IRIS); false stores them as
     # unfinished, so that the world model does not learn to predict ends there.
     truncation_is_end: bool = True

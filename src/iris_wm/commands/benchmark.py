@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.errors import IrisError
     from iris_wm.sweep.records import sweep_status, write_scores
     from iris_wm.sweep.spec import default_sweep_folder, open_sweep
-    from iris_wm.training.hydra_app import compose_sweep
+    from iris_wm.training.compose import compose_sweep
 
     spec, games_text = build_spec(args)
     launch = launch_options(args)
@@ -91,7 +91,7 @@ def launch_runs_with_work(spec, sweep: Path, runs, launch, max_retries: int) -> 
     finished run, one given up after ``max_retries`` failures or one another launch's job holds: the
     exit code of the launch."""
     from iris_wm.sweep.job import BenchmarkJob
-    from iris_wm.training.hydra_app import run_hydra
+    from iris_wm.training.launch import run_hydra
 
     names = runs_with_work_left(runs, max_retries)
     shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
@@ -149,7 +149,7 @@ def check_checkpoint(spec) -> None:
     from iris_wm.checkpoint import load_agent
     from iris_wm.envs import get_env_kind
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.compose import compose_config
 
     agent = load_agent(spec.checkpoint, device="cpu")
     if agent.kind != spec.agent:

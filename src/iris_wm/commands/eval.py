@@ -121,7 +121,7 @@ def test_env_config(source, game: str | None):
     from iris_wm.envs import DEFAULT_ENV_KIND, get_env_kind
     from iris_wm.errors import IrisError
     from iris_wm.run_folder import RunFolder
-    from iris_wm.training.hydra_app import read_run_config
+    from iris_wm.training.run_config import read_run_config
 
     path = source.path  # None: the random policy on --env's game
     if isinstance(path, Path) and not path.exists():

@@ -16,9 +16,9 @@ def run(args: argparse.Namespace) -> int:
     from iris_wm.checkpoint.run_checkpoint import completed_epochs
     from iris_wm.errors import IrisError
     from iris_wm.run_folder import RunFolder, lock_run_folder
-    from iris_wm.training.hydra_app import load_run_config, to_train_config
+    from iris_wm.training.compose import to_train_config
     from iris_wm.training.interrupt import stop_at_safe_points
-    from iris_wm.training.resume_overrides import check_resume_overrides, record_resume
+    from iris_wm.training.run_config import check_resume_overrides, load_run_config, record_resume
     from iris_wm.training.trainer import Trainer
 
     run_dir = args.run_dir

@@ -56,7 +56,8 @@ def train(config, run_dir: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from iris_wm.cli_arguments import translate_train_arguments
     from iris_wm.run_folder import check_new_folder, new_run_folder
-    from iris_wm.training.hydra_app import compose_sweep, launch
+    from iris_wm.training.compose import compose_sweep
+    from iris_wm.training.launch import launch
 
     sweep_flags = {"-m", "--multirun"}
     flags = [f"{flag}={getattr(args, f'torchwm_{key}')}" for flag, key in FLAGS.items()
@@ -106,7 +107,7 @@ def shown_config(view: str, arguments: list[str]) -> str:
 
     from iris_wm.config.describe import keys_text
     from iris_wm.errors import IrisError
-    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.compose import compose_config
 
     overrides = [a for a in arguments if a not in ("-m", "--multirun") and not a.startswith("hydra.")]
     if any("," in o.partition("=")[2] for o in overrides):

@@ -18,9 +18,9 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.envs import EnvKind
 from iris_wm.errors import IrisError
 from iris_wm.evaluation.random_policy import RandomPolicy
+from iris_wm.media import EpisodeMediaDir
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import CollectionConfig
-from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.prediction import open_loop_error
 
 

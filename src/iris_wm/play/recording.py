@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from iris_wm.atomic import atomic_write
+from iris_wm.media import encode_mp4
 from iris_wm.play.render import Layout, render
 from iris_wm.play.view import View
-from iris_wm.training.media import encode_mp4
 
 
 def new_stem(directory: Path, prefix: str) -> Path:

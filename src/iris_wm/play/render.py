@@ -12,8 +12,8 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from iris_wm.media import DIM, MACRO_BLOCK, NEGATIVE, PANEL_BACKGROUND, POSITIVE, TEXT, TITLE
 from iris_wm.play.view import View
-from iris_wm.training.media import DIM, MACRO_BLOCK, NEGATIVE, PANEL_BACKGROUND, POSITIVE, TEXT, TITLE
 
 GAP = 4  # px between panels
 MARGIN = 6

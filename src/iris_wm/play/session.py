@@ -65,7 +65,7 @@ def open_source(path: Path | str, options: Options):
 
 
 def _run_config(run_dir: Path):
-    from iris_wm.training.hydra_app import read_run_config
+    from iris_wm.training.run_config import read_run_config
 
     return read_run_config(run_dir, [])
 

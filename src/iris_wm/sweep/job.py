@@ -34,9 +34,10 @@ from iris_wm.evaluation.protocol import EvalProtocol, evaluate, summary_lines
 from iris_wm.run_folder import RunFolder, lock_run_folder, release_run_folder
 from iris_wm.sweep.records import RunRecord, read_record, write_record, write_scores
 from iris_wm.sweep.spec import RUN_KEY, BenchmarkSpec, parse_run_name
+from iris_wm.training.compose import to_train_config
 from iris_wm.training.config import TrainConfig
-from iris_wm.training.hydra_app import read_run_config, to_train_config, write_resolved_config
 from iris_wm.training.interrupt import Interrupted, stop_at_safe_points
+from iris_wm.training.run_config import read_run_config, write_resolved_config
 from iris_wm.training.trainer import Trainer
 
 

@@ -49,33 +49,33 @@ class CollectionConfig:
 
 
 @dataclass
-class Collections:
+class CollectionsConfig:
     train: CollectionConfig = field(default_factory=CollectionConfig)
     # The test protocol samples at the agent kind's test temperature (its authors'), as iris eval does.
     test: CollectionConfig = field(default_factory=lambda: CollectionConfig(
         num_envs=8, epsilon=0.0, temperature=None, num_steps=None, num_episodes=16))
     # A folder with train/ and test/ folders of episodes (.npz, e.g. a run's checkpoints/dataset):
     # train on them without collecting anything, and evaluate on its test episodes (offline training).
-    path_to_static_dataset: str | None = None
+    offline_dataset: str | None = None
 
     def __post_init__(self) -> None:
-        if self.path_to_static_dataset is None:
+        if self.offline_dataset is None:
             return
-        root = Path(self.path_to_static_dataset).expanduser()
+        root = Path(self.offline_dataset).expanduser()
         for side in ("train", "test"):
             if not (root / side).is_dir() or not any((root / side).glob("episode_*.npz")):
-                raise IrisError(f"collection.path_to_static_dataset={root}: {root / side} holds no episodes; "
+                raise IrisError(f"collection.offline_dataset={root}: {root / side} holds no episodes; "
                                 f"give a folder with train/ and test/ folders of episodes (e.g. a run's "
                                 f"checkpoints/dataset)")
 
     @property
-    def static_dataset(self) -> Path | None:
-        return None if self.path_to_static_dataset is None else Path(self.path_to_static_dataset).expanduser()
+    def offline_dataset_path(self) -> Path | None:
+        return None if self.offline_dataset is None else Path(self.offline_dataset).expanduser()
 
 
 @dataclass
 class EvaluationConfig:
-    should: bool = True
+    enabled: bool = True  # false: no evaluation at all (test collection, losses, media)
     every: int = at_least(1, 5)
     save_reconstructions: bool = True
     imagination_episodes_to_save: int = at_least(0, 8)  # imagined rollouts written as videos per evaluation
@@ -106,7 +106,7 @@ class TrainConfig:
     agent: Any = MISSING  # the agent kind's config dataclass (agent=NAME)
     env: Any = MISSING  # the environment kind's config dataclass (env=NAME)
     common: CommonConfig = field(default_factory=CommonConfig)
-    collection: Collections = field(default_factory=Collections)
+    collection: CollectionsConfig = field(default_factory=CollectionsConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)  # the agent kind's subclass
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)

@@ -15,11 +15,11 @@ from iris_wm.data.batch import Batch
 from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.data.episode import Episode
 from iris_wm.data.frames import to_uint8
+from iris_wm.media import EpisodeMediaDir, save_reconstructions
 from iris_wm.models.losses import Losses
 from iris_wm.run_folder import RunFolder
 from iris_wm.training.config import EvaluationConfig
 from iris_wm.training.interrupt import check_stop
-from iris_wm.training.media import EpisodeMediaDir, save_reconstructions
 from iris_wm.training.prediction import PredictionError, open_loop_error, prediction_figure
 
 PREDICTION_EPOCHS_DRAWN = 5  # the figure of the prediction error shows the latest evaluations

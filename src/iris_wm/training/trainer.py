@@ -21,12 +21,12 @@ from iris_wm.data.dataset import EpisodeDataset
 from iris_wm.devices import resolve_device
 from iris_wm.envs import get_env_kind
 from iris_wm.errors import IrisError
+from iris_wm.media import EpisodeMediaDir
 from iris_wm.run_folder import RunFolder
 from iris_wm.training.collector import Collector
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.evaluator import Evaluator
 from iris_wm.training.interrupt import Interrupted, check_stop, interrupted_message
-from iris_wm.training.media import EpisodeMediaDir
 from iris_wm.training.metrics_logger import MetricsLogger
 from iris_wm.training.optim import make_optimizer
 from iris_wm.training.run_state import RunState, Stateful
@@ -59,7 +59,7 @@ class Trainer:
         self.optimizers = {phase.name: make_optimizer(phase.module, phase.settings.learning_rate or phase.learning_rate,
                                                       phase.settings.weight_decay, phase.fused_optimizer)
                            for phase in self.phases}
-        self.offline_dataset = collection.static_dataset
+        self.offline_dataset = collection.offline_dataset_path
         if self.offline_dataset is not None:  # offline: nothing is collected, nothing is written to these folders
             self.train_dataset = EpisodeDataset.load(self.offline_dataset / "train", "train_dataset")
             self.test_dataset = EpisodeDataset.load(self.offline_dataset / "test", "test_dataset")
@@ -112,11 +112,11 @@ class Trainer:
             self.current_epoch = epoch
             started = time.time()
             metrics: dict[str, float | torch.Tensor] = {}
-            if c.training.should:
+            if c.training.enabled:
                 if self.offline_dataset is None and epoch <= c.collection.train.stop_after_epochs:
                     metrics |= self.train_collector.collect(self.agent, c.collection.train, epoch)
                 metrics |= self.train_agent(epoch)
-            if c.evaluation.should and epoch % c.evaluation.every == 0:
+            if c.evaluation.enabled and epoch % c.evaluation.every == 0:
                 if self.offline_dataset is None:
                     self.test_dataset.clear()
                     metrics |= self.test_collector.collect(self.agent, c.collection.test, epoch)
@@ -128,7 +128,7 @@ class Trainer:
             self.logger.log(metrics, epoch)
             self.state.save(epoch)
             self.completed_epochs = epoch
-            if c.evaluation.should and epoch % c.evaluation.every == 0:
+            if c.evaluation.enabled and epoch % c.evaluation.every == 0:
                 curves = [*RETURN_CURVES, *self.env_curves, *(curve for phase in self.phases for curve in phase.curves)]
                 self.logger.plot(self.folder.learning_curves, curves)
             print(self.summary_line(epoch, metrics), flush=True)

@@ -95,7 +95,7 @@ def test_losses_are_the_same_with_and_without_the_cache(agent, dataset):
 @pytest.mark.parametrize("cache_tokens", [True, False])
 def test_the_trainer_encodes_each_frame_once_per_epoch_with_the_cache(cache_tokens, dataset, tmp_path):
     pytest.importorskip("ale_py")
-    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.compose import compose_config
     from iris_wm.training.trainer import Trainer
     from tests.factories import tiny_train_overrides
 

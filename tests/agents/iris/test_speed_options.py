@@ -249,7 +249,7 @@ def test_fused_optimizer_is_on_by_default_on_cuda_and_can_be_switched_off():
 def test_resume_may_change_how_the_networks_run_but_not_what_they_are():
     from omegaconf import OmegaConf
 
-    from iris_wm.training.resume_overrides import check_resume_overrides
+    from iris_wm.training.run_config import check_resume_overrides
 
     stored = OmegaConf.create({"agent": {"speed": {"token_pass": "eager"}, "world_model": {"num_layers": 2}}})
     faster = OmegaConf.merge(stored, {"agent": {"speed": {"token_pass": "compiled"}}})

@@ -84,7 +84,7 @@ def test_only_the_world_model_decays_and_only_its_linear_weights():
 @pytest.fixture
 def trainer(tmp_path):
     pytest.importorskip("ale_py")
-    from iris_wm.training.hydra_app import compose_config
+    from iris_wm.training.compose import compose_config
     from iris_wm.training.trainer import Trainer
 
     overrides = tiny_train_overrides(tmp_path, epochs=1, **{"agent.tokenizer.perceptual_weight": 1.0,

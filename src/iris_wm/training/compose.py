@@ -1,30 +1,25 @@
-"""Hydra composition of the training config: schema (dataclasses) + ``config/train.yaml`` + the
-agent and environment kinds (``agent=``, ``env=`` config groups) + a preset (with each kind's part)
-+ the user's ``key=value`` overrides.
-
-Overrides are checked with Hydra's compose API before the run starts, so that a bad key, value,
-preset or game is one clear line and nothing is created on disk.
+"""Composing the training config: the schema (dataclasses) + ``config/train.yaml`` + the agent and
+environment kinds (``agent=``, ``env=`` config groups) + a preset (with each kind's part) + the user's
+``key=value`` overrides, checked through Hydra's compose API before a run starts, so that a bad key,
+value, preset or game is one clear line and nothing is created on disk.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import sys
 import typing
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from iris_wm.agents import AGENT_KINDS, DEFAULT_AGENT_KIND, get_agent_kind
 from iris_wm.config import check_bounds, describe_config_error
+from iris_wm.config.renamed import check_not_renamed
 from iris_wm.devices import resolve_device
 from iris_wm.envs import DEFAULT_ENV_KIND, ENV_KINDS, get_env_kind
-from iris_wm.errors import IrisError, describe_os_error
-from iris_wm.run_folder import RunFolder, lock_run_folder, release_run_folder, remove_unstarted_run
+from iris_wm.errors import IrisError
 from iris_wm.training.config import TrainConfig
 from iris_wm.training.warm_start import check_initialization, initialization_defaults
 
@@ -221,6 +216,7 @@ def compose_config(overrides: list[str]) -> TrainConfig:
     from hydra import compose, initialize_config_module
     from hydra.errors import HydraException
 
+    check_not_renamed(overrides)
     for override in overrides:  # a kind that is unknown or cannot load says why, before Hydra does
         key, _, value = override.partition("=")
         if key in KIND_GROUPS:
@@ -247,83 +243,3 @@ def describe_composition_error(error: Exception) -> str:
         options = options[: next((i for i, o in enumerate(options) if "provider=" in o), len(options))]
         return f"{lines[0]}; choose one of: {', '.join(options)}"
     return f"{lines[0]} (see iris train --help)"
-
-
-def launch(overrides: list[str], task: Callable[[TrainConfig, Path], int], made_folder: bool) -> int:
-    """Run ``task(config, run_dir) -> exit code`` through Hydra (run folder, ``-m`` sweeps, logging),
-    each job holding its run folder's lock; the first failing job's exit code. A job that fails
-    before its first checkpoint leaves nothing behind (``made_folder``: this process made the run
-    or sweep folder)."""
-    return run_hydra(overrides, TrainJob(task, made_folder))
-
-
-def run_hydra(overrides: list[str], job: Callable[[DictConfig], None]) -> int:
-    """Hydra's app over our config with ``overrides`` (``--multirun`` first for a sweep): ``job(cfg)``
-    runs once per job, through the launcher the overrides choose (``hydra/launcher=...``); a job's
-    ``SystemExit`` ends the app with its code."""
-    import hydra
-
-    register_schema()
-    main = hydra.main(config_path=f"pkg://{CONFIG_MODULE}", config_name=CONFIG_NAME, version_base="1.3")(job)
-    sys.argv = ["iris train", *completed(overrides)]
-    try:
-        main()
-    except SystemExit as exit:
-        return int(exit.code or 0)
-    return 0
-
-
-class TrainJob:
-    """One job of ``iris train``: lock the run folder, check and save the config, run the task; on
-    a failure before the first checkpoint, leave nothing behind."""
-
-    def __init__(self, task: Callable[[TrainConfig, Path], int], made_folder: bool) -> None:
-        self.task, self.made_folder = task, made_folder
-
-    def __call__(self, cfg: DictConfig) -> None:
-        from hydra.core.hydra_config import HydraConfig
-
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        made = self.made_folder or HydraConfig.get().mode.name == "MULTIRUN"  # job folders are new
-        locked = False
-        try:
-            lock_run_folder(run_dir)
-            locked = True
-            config = to_train_config(cfg)
-            write_resolved_config(run_dir, cfg)
-            code = self.task(config, run_dir)
-            if code:  # interrupted: a run with no checkpoint yet cannot be resumed, so nothing is kept
-                remove_unstarted_run(run_dir, made)
-        except (IrisError, OSError) as error:
-            if locked:
-                remove_unstarted_run(run_dir, made)
-            message = describe_os_error(error) if isinstance(error, OSError) else str(error)
-            print(f"iris train: error: {message}", file=sys.stderr)
-            code = 2
-        release_run_folder(run_dir)
-        if code:
-            sys.exit(code)
-
-
-def write_resolved_config(run_dir: Path, cfg: DictConfig | Any) -> None:
-    from iris_wm.atomic import atomic_write_text
-
-    atomic_write_text(RunFolder(run_dir).config_file, OmegaConf.to_yaml(cfg, resolve=True))
-
-
-def load_run_config(run_dir: Path, overrides: list[str]) -> tuple[DictConfig, DictConfig]:
-    """A run folder's resolved config as saved, and with ``key=value`` changes applied."""
-    path = RunFolder(run_dir).config_file
-    if not path.is_file():
-        raise IrisError(f"{run_dir} is not an iris-wm run folder (no {path}); give the folder "
-                        f"iris train created, e.g. outputs/2026-01-01/12-00-00")
-    try:
-        stored = OmegaConf.load(path)
-        return stored, OmegaConf.merge(stored, OmegaConf.from_dotlist(overrides))
-    except OmegaConfBaseException as error:
-        raise IrisError(f"{path}: {str(error).splitlines()[0]}") from None
-
-
-def read_run_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
-    """A run folder's typed config, with optional ``key=value`` changes (e.g. more epochs)."""
-    return to_train_config(load_run_config(run_dir, overrides)[1])

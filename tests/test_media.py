@@ -3,7 +3,7 @@ import numpy as np
 from PIL import Image
 
 from iris_wm.data.episode import Episode
-from iris_wm.training.media import FRAME_GAP, SAMPLE_GAP, EpisodeMediaDir, save_reconstructions, write_episode_video
+from iris_wm.media import FRAME_GAP, SAMPLE_GAP, EpisodeMediaDir, save_reconstructions, write_episode_video
 
 
 def blocky_frames(count: int, seed: int = 0) -> np.ndarray:
