@@ -187,6 +187,19 @@ def test_an_error_after_the_run_folder_was_made_leaves_nothing(tmp_path, monkeyp
     assert not run_dir.exists()
 
 
+def test_a_bug_before_the_first_checkpoint_shows_its_traceback_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from iris_wm.training.collector import Collector
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in collection")
+
+    monkeypatch.setattr(Collector, "collect", broken)
+    run_dir = tmp_path / "run"
+    assert main(["train", *tiny_train_overrides(run_dir, epochs=1)]) == 1
+    assert "RuntimeError: a bug in collection" in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
 def test_a_filesystem_fault_on_resume_is_one_line(run, tmp_path, capsys):
     import shutil
 

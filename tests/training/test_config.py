@@ -49,7 +49,7 @@ def test_the_config_groups_name_the_kinds_and_presets_add_each_kinds_part():
     ("agent.actor_critic_loss.imagine_horizon=21", "exceeds the world model's context"),
     ("agent.tokenizer.perceptual_weights_path=random", "untrained VGG16"),
     ("training.should=false", "training.should was renamed training.enabled; write training.enabled=..."),
-    ("+collection.path_to_static_dataset=x", "collection.path_to_static_dataset was renamed collection.offline_dataset"),
+    ("+collection.path_to_static_dataset=x", "path_to_static_dataset was renamed collection.offline_dataset"),
 ])
 def test_tied_and_refused_values_are_one_line_errors(override, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -80,7 +80,7 @@ class EvaluationConfig:
     save_reconstructions: bool = True
     imagination_episodes_to_save: int = at_least(0, 8)  # imagined rollouts written as videos per evaluation
     # The world model's open-loop prediction error on test episodes, up to this many imagined steps (fewer
-    # where its context holds fewer; 0: not measured), over this many segments (training.prediction).
+    # where its context holds fewer; 0: not measured), over this many segments (training/prediction.py).
     prediction_horizon: int = at_least(0, 10)
     prediction_segments: int = at_least(1, 32)
 

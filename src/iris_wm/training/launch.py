@@ -68,6 +68,11 @@ class TrainJob:
             message = describe_os_error(error) if isinstance(error, OSError) else str(error)
             print(f"iris train: error: {message}", file=sys.stderr)
             code = 2
+        except Exception:  # a bug or the device running out of memory: its traceback, and nothing left behind
+            if locked:
+                remove_unstarted_run(run_dir, made)
+            release_run_folder(run_dir)
+            raise
         release_run_folder(run_dir)
         if code:
             sys.exit(code)
