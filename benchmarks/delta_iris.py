@@ -46,7 +46,9 @@ def bench_delta_iris(bench, size: str, config: TrainConfig, measurements: list[s
     setting = f"batch {b}, burn-in {loss_config.burn_in}, horizon {horizon}"
 
     def paths(run: Callable[..., None]) -> dict[str, Callable[[], None]]:
-        return {"reference": lambda: run(envs["reference"], None), "optimised": lambda: run(envs["optimised"], None),
+        """Each path given the transitions' tokens as training has them: encoded now, or from the epoch's cache."""
+        return {"reference": lambda: run(envs["reference"], agent.encode_transitions(batch)),
+                "optimised": lambda: run(envs["optimised"], agent.encode_transitions(batch)),
                 "optimised, cache warm": lambda: run(envs["optimised"], latents)}
 
     if "imagination" in measurements:
@@ -79,8 +81,8 @@ def bench_world_model(bench, size: str, agent, config: TrainConfig, random_batch
                               ("optimised", agent.world_model), ("optimised, cache warm", agent.world_model)):
         world_model.train()
         optimizer = make_optimizer(world_model, t.learning_rate, t.world_model.weight_decay)
-        cached = latents if path.endswith("warm") else None
-        runs[path] = training_step(world_model, optimizer,
-                                   lambda wm=world_model, c=cached: wm.compute_loss(batch, agent.tokenizer, c))
+        warm = path.endswith("warm")
+        runs[path] = training_step(world_model, optimizer, lambda wm=world_model, w=warm: wm.compute_loss(
+            batch, latents if w else agent.encode_transitions(batch)))
     bench.compare("Δ world-model step", size, f"batch {b} x {length} blocks", "steps", 1, runs)
     agent.world_model.eval()

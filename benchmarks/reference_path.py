@@ -104,7 +104,11 @@ def reference_phases(agent: IRISAgent, phases: list[Phase]) -> list[Phase]:
     agent.world_model = world_model = reference_world_model(agent.world_model)
     env = IRISImagination(agent.tokenizer, world_model, sampler=validated_sample)
     loss_config = agent.config.actor_critic_loss
-    losses = {"world_model": lambda batch: world_model.compute_loss(batch, agent.tokenizer),
-              "actor_critic": lambda batch: agent.actor_critic.compute_loss(batch, env, loss_config)}
+    def actor_critic_loss(batch):
+        tokens = agent.encode_frames(batch)
+        return agent.actor_critic.compute_loss(batch, env, loss_config, tokens, agent.decode_frames(tokens))
+
+    losses = {"world_model": lambda batch: world_model.compute_loss(batch, agent.encode_frames(batch)),
+              "actor_critic": actor_critic_loss}
     return [replace(phase, module=world_model if phase.name == "world_model" else phase.module,
                     loss=losses.get(phase.name, phase.loss)) for phase in phases]

@@ -153,9 +153,15 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     def timed_path(path: str, run: Callable[[], None]) -> Callable[[], None]:
         return with_tf32(run) if path in tf32_paths else run
 
+    def frame_inputs(cached: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tokens and reconstructions imagination starts from: the epoch's cache, or the tokenizer now."""
+        if cached:
+            return tokens, reconstructions
+        fresh = agent.encode_frames(batch)
+        return fresh, agent.decode_frames(fresh)
+
     def imagine(path: str, cached: bool = False) -> Callable[[], None]:
-        extra = (tokens, reconstructions) if cached else ()
-        return timed_path(path, lambda: actor_critic.imagine(batch, envs[path], horizon, *extra))
+        return timed_path(path, lambda: actor_critic.imagine(batch, envs[path], horizon, *frame_inputs(cached)))
 
     started = time.perf_counter()
     compiled_paths = [path for path in envs if path.startswith(("compiled", "cuda-graphs"))]
@@ -174,10 +180,9 @@ def bench_actor_critic(bench: Bench, size: str, config: TrainConfig, measurement
     optimizer = make_optimizer(actor_critic, config.training.learning_rate, 0.0)
 
     def step(path: str, cached: bool = False) -> Callable[[], None]:
-        extra = (tokens, reconstructions) if cached else ()
         return timed_path(path, training_step(actor_critic, optimizer,
                                               lambda: actor_critic.compute_loss(batch, envs[path], loss_config,
-                                                                                *extra)))
+                                                                                *frame_inputs(cached))))
 
     bench.compare("actor-critic step", size, setting, "steps", 1, {
         "reference": step("reference"), "optimised": step("optimised"),
@@ -197,10 +202,11 @@ def bench_world_model(bench: Bench, size: str, config: TrainConfig) -> None:
                               ("compiled, cache warm", agent.world_model)):
         world_model.train()
         optimizer = make_optimizer(world_model, config.training.learning_rate, config.training.world_model.weight_decay)
-        cached = tokens if path.endswith("warm") else None
+        warm = path.endswith("warm")
         # agent.speed.compile_training: the loss, forward and backward, as one graph
         loss = compile_fullgraph(world_model.compute_loss) if path.startswith("compiled") else world_model.compute_loss
-        paths[path] = training_step(world_model, optimizer, lambda f=loss, c=cached: f(batch, tokenizer, c))
+        paths[path] = training_step(world_model, optimizer,
+                                    lambda f=loss, w=warm: f(batch, tokens if w else agent.encode_frames(batch)))
     started = time.perf_counter()
     paths["compiled, cache warm"]()
     print(f"  compiling the world-model loss [{size}]: {time.perf_counter() - started:.1f} s", file=sys.stderr,

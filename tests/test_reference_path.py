@@ -40,8 +40,9 @@ def test_world_model_outputs_and_loss_agree(agent):
     for name in ("logits_observations", "logits_rewards", "logits_ends"):
         torch.testing.assert_close(getattr(ours, name), getattr(theirs, name), **TOLERANCE)
     batch = random_batch(2, 4, seed=1)
-    torch.testing.assert_close(agent.world_model.compute_loss(batch, agent.tokenizer).total,
-                               reference.compute_loss(batch, agent.tokenizer).total, **TOLERANCE)
+    tokens = agent.encode_frames(batch)
+    torch.testing.assert_close(agent.world_model.compute_loss(batch, tokens).total,
+                               reference.compute_loss(batch, tokens).total, **TOLERANCE)
 
 
 def test_incremental_passes_agree_token_by_token(agent):
@@ -57,10 +58,10 @@ def test_incremental_passes_agree_token_by_token(agent):
 def test_imagination_samples_the_same_rollouts_and_losses(agent):
     loss_config = ActorCriticLossConfig(imagine_horizon=4, burn_in=2)
     batch = random_batch(5, 3, seed=2)
-    runs = []
+    runs, tokens = [], agent.encode_frames(batch)
     for env in (IRISImagination(agent.tokenizer, agent.world_model), reference_env(agent.tokenizer, agent.world_model)):
         torch.manual_seed(3)
-        out = agent.actor_critic.imagine(batch, env, loss_config.imagine_horizon)
+        out = agent.actor_critic.imagine(batch, env, loss_config.imagine_horizon, tokens, agent.decode_frames(tokens))
         runs.append((out, agent.actor_critic.loss_from_imagination(out, loss_config)))
     (ours, ours_loss), (theirs, theirs_loss) = runs
     for name in ("observations", "actions", "rewards", "ends"):  # every sample identical
