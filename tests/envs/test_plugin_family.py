@@ -129,7 +129,7 @@ def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(
     assert (run / "media" / "prediction_error.png").stat().st_size > 0
     out = tmp_path / "wm.json"
     assert main(["eval", str(run), "--episodes", "4", "--num-envs", "2", "--world-model", "--horizon", "3",
-                 "--out", str(out)]) == 0
+                 "--segments", "16", "--out", str(out)]) == 0
     prediction = json.loads(out.read_text())["details"]["prediction"]
     assert prediction["horizons"] == [1, 2, 3] and all(0 <= a <= 1 for a in prediction["reward_accuracy"])
     tokens = np.array(prediction["token_accuracy"], dtype=float)  # nan where no frame followed (episodes' ends)
@@ -148,7 +148,8 @@ def test_the_world_model_s_prediction_error_is_measured_in_training_and_by_eval(
     # on given episodes (the run's training episodes) instead of those played; none there is one line
     given = tmp_path / "given.json"
     assert main(["eval", str(run), "--episodes", "1", "--num-envs", "1", "--world-model", "--horizon", "3",
-                 "--world-model-episodes", str(run / "checkpoints" / "dataset" / "train"), "--out", str(given)]) == 0
+                 "--segments", "16", "--world-model-episodes", str(run / "checkpoints" / "dataset" / "train"),
+                 "--out", str(given)]) == 0
     measured = json.loads(given.read_text())["details"]["prediction"]
     assert measured["segments"][0] > 0 and measured["frame_mse"] != prediction["frame_mse"]  # other episodes
     assert main(["eval", str(run), "--world-model", "--world-model-episodes", str(tmp_path)]) == 2
