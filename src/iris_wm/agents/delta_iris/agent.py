@@ -129,13 +129,13 @@ class DeltaIRISAgent(Agent):
         self._transitions = TransitionTokens(self.tokenizer) if training.cache_tokens else None
 
     def phases(self, training: DeltaIRISTraining) -> list[Phase]:
-        t, c = training, self.config
+        config = self.config
         # The authors' first epoch draws episodes uniformly, the later ones by priority.
         sampler = functools.partial(PrioritizedSegments, uniform_epochs=1)
-        tokenizer_sampler = sampler(t.tokenizer.priority_alpha, can_sample_beyond_end=True)
-        world_model_sampler = sampler(t.world_model.priority_alpha, can_sample_beyond_end=True)
-        actor_critic_sampler = sampler(t.actor_critic.priority_alpha, can_sample_beyond_end=False)
-        bf16 = t.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
+        tokenizer_sampler = sampler(training.tokenizer.priority_alpha, can_sample_beyond_end=True)
+        world_model_sampler = sampler(training.world_model.priority_alpha, can_sample_beyond_end=True)
+        actor_critic_sampler = sampler(training.actor_critic.priority_alpha, can_sample_beyond_end=False)
+        bf16 = training.uses_bf16(self.device)  # "on" without CUDA is refused here, before any step
 
         def precision() -> contextlib.AbstractContextManager:
             """The tokenizer and world model train under bf16 autocast where ``bf16`` (the authors' on CUDA)."""
@@ -154,22 +154,22 @@ class DeltaIRISAgent(Agent):
                 return self.world_model.compute_loss(batch, self.encode_transitions(batch))
 
         def actor_critic_step(batch: Batch) -> Losses:
-            return self.actor_critic.compute_loss(batch, self.imagination(), c.actor_critic_loss,
+            return self.actor_critic.compute_loss(batch, self.imagination(), config.actor_critic_loss,
                                                   self.cached_transitions(batch))
 
         # predicting Δ-tokens uniformly at random scores latents_weight * ln(codebook size)
-        uniform = c.world_model.latents_weight * math.log(c.tokenizer.codebook_size)
+        uniform = config.world_model.latents_weight * math.log(config.tokenizer.codebook_size)
         return [
-            Phase("tokenizer", self.tokenizer, t.tokenizer, t.learning_rate, t.tokenizer.sequence_length,
-                  tokenizer_sampler, loss=tokenizer_step, eval_loss=tokenizer_step,
+            Phase("tokenizer", self.tokenizer, training.tokenizer, training.learning_rate,
+                  training.tokenizer.sequence_length, tokenizer_sampler, loss=tokenizer_step, eval_loss=tokenizer_step,
                   summary=("tok l2", "reconstruction_loss_l2"),
                   curves=(Curve("tokenizer/train/reconstruction_loss_l2"), Curve("tokenizer/train/codebook_entropy"))),
-            Phase("world_model", self.world_model, t.world_model, t.learning_rate, self.context_length,
+            Phase("world_model", self.world_model, training.world_model, training.learning_rate, self.context_length,
                   world_model_sampler, loss=world_model_step, eval_loss=world_model_eval,
                   summary=("wm lat", "loss_latents"),
                   curves=(Curve("world_model/train/loss_latents", uniform, "uniform"),
                           Curve("world_model/train/loss_rewards"))),
-            Phase("actor_critic", self.actor_critic.model, t.actor_critic, t.learning_rate, 1 + self.burn_in,
-                  actor_critic_sampler, loss=actor_critic_step, uses_imagination=True,
+            Phase("actor_critic", self.actor_critic.model, training.actor_critic, training.learning_rate,
+                  1 + self.burn_in, actor_critic_sampler, loss=actor_critic_step, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),)),
         ]

@@ -124,10 +124,10 @@ class IRISAgent(Agent):
                              if training.cache_tokens else None)
 
     def phases(self, training: IRISTraining) -> list[Phase]:
-        t, vocab_size, speed = training, self.config.tokenizer.vocab_size, self.speed_on_device()
-        common = {"learning_rate": t.learning_rate, "fused_optimizer": speed.fused_optimizer_choice}
-        anywhere = UniformSegments(sample_from_start=True, weighting=t.sampling_weighting)
-        ending_real = UniformSegments(sample_from_start=False, weighting=t.sampling_weighting)
+        vocab_size, speed = self.config.tokenizer.vocab_size, self.speed_on_device()
+        common = {"learning_rate": training.learning_rate, "fused_optimizer": speed.fused_optimizer_choice}
+        anywhere = UniformSegments(sample_from_start=True, weighting=training.sampling_weighting)
+        ending_real = UniformSegments(sample_from_start=False, weighting=training.sampling_weighting)
         # agent.speed: the two losses compiled (forward and backward as one graph each) and run under bf16
         # autocast; the tokens are looked up outside the graph (the cache keeps a Python table).
         tokenizer_loss = compiled_for_training(self.tokenizer.compute_loss, speed)
@@ -149,17 +149,17 @@ class IRISAgent(Agent):
                                                   self.cached_reconstructions(batch, tokens))
 
         return [
-            Phase("tokenizer", self.tokenizer, t.tokenizer, sequence_length=1, sampler=anywhere,
+            Phase("tokenizer", self.tokenizer, training.tokenizer, sequence_length=1, sampler=anywhere,
                   loss=tokenizer_step, eval_loss=self.tokenizer.compute_loss,
                   summary=("tok", "total_loss"), curves=(Curve("tokenizer/train/total_loss"),), **common),
-            Phase("world_model", self.world_model, t.world_model, sequence_length=self.context_length,
+            Phase("world_model", self.world_model, training.world_model, sequence_length=self.context_length,
                   sampler=anywhere, loss=world_model_step,
                   eval_loss=lambda batch: self.world_model.compute_loss(batch, self.encode_frames(batch)),
                   summary=("wm obs", "loss_obs"),
                   # predicting tokens uniformly at random scores loss_obs = ln(vocabulary size)
                   curves=(Curve("world_model/train/loss_obs", math.log(vocab_size), f"uniform (ln {vocab_size})"),
                           Curve("world_model/train/loss_rewards")), **common),
-            Phase("actor_critic", self.actor_critic, t.actor_critic, sequence_length=1 + self.burn_in,
+            Phase("actor_critic", self.actor_critic, training.actor_critic, sequence_length=1 + self.burn_in,
                   sampler=ending_real, loss=actor_critic_step, uses_imagination=True,
                   summary=("ac", "total_loss"), curves=(Curve("actor_critic/train/loss_values"),), **common),
         ]
