@@ -187,16 +187,25 @@ def test_an_error_after_the_run_folder_was_made_leaves_nothing(tmp_path, monkeyp
     assert not run_dir.exists()
 
 
-def test_a_bug_before_the_first_checkpoint_shows_its_traceback_and_leaves_nothing(tmp_path, monkeypatch, capsys):
-    from iris_wm.training.collector import Collector
+# A collection that raises, in a process of its own: Hydra leaves its logging pointed at the failed job's streams.
+BROKEN_COLLECTION = """
+import sys
+from iris_wm.cli import main
+from iris_wm.training.collector import Collector
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug in collection")
+def broken(*args, **kwargs):
+    raise RuntimeError("a bug in collection")
 
-    monkeypatch.setattr(Collector, "collect", broken)
+Collector.collect = broken
+sys.exit(main(["train", *sys.argv[1:]]))
+"""
+
+
+def test_a_bug_before_the_first_checkpoint_shows_its_traceback_and_leaves_nothing(tmp_path):
     run_dir = tmp_path / "run"
-    assert main(["train", *tiny_train_overrides(run_dir, epochs=1)]) == 1
-    assert "RuntimeError: a bug in collection" in capsys.readouterr().err
+    done = subprocess.run([sys.executable, "-c", BROKEN_COLLECTION, *tiny_train_overrides(run_dir, epochs=1)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "RuntimeError: a bug in collection" in done.stderr
     assert not run_dir.exists()
 
 
