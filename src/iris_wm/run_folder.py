@@ -120,6 +120,10 @@ class RunFolder:
     def eval_dir(self) -> Path:  # iris eval's score files (eval_TIME.json), which iris report pools
         return self.root / _EVAL
 
+    def evaluations(self) -> list[Path]:
+        """``eval_dir``'s score files on disk, oldest first (by modification time)."""
+        return sorted(self.eval_dir.glob("*.json"), key=lambda path: path.stat().st_mtime)
+
     @property
     def benchmark_result(self) -> Path:  # a sweep run's score: written once, it marks the run finished
         return self.eval_dir / "benchmark.json"

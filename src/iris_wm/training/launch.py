@@ -53,26 +53,19 @@ class TrainJob:
 
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         made = self.made_folder or HydraConfig.get().mode.name == "MULTIRUN"  # job folders are new
-        locked = False
+        locked, code = False, 2  # 2 until the task returns: an error or a bug (whose traceback goes on up)
         try:
             lock_run_folder(run_dir)
             locked = True
             config = to_train_config(cfg)
             write_resolved_config(run_dir, cfg)
             code = self.task(config, run_dir)
-            if code:  # interrupted: a run with no checkpoint yet cannot be resumed, so nothing is kept
-                remove_unstarted_run(run_dir, made)
         except (IrisError, OSError) as error:
-            if locked:
-                remove_unstarted_run(run_dir, made)
             message = describe_os_error(error) if isinstance(error, OSError) else str(error)
             print(f"iris train: error: {message}", file=sys.stderr)
-            code = 2
-        except Exception:  # a bug or the device running out of memory: its traceback, and nothing left behind
-            if locked:
+        finally:
+            if locked and code:  # failed or interrupted: a run with no checkpoint yet cannot resume, nothing is kept
                 remove_unstarted_run(run_dir, made)
             release_run_folder(run_dir)
-            raise
-        release_run_folder(run_dir)
         if code:
             sys.exit(code)

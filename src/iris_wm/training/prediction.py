@@ -136,8 +136,7 @@ def read_prediction(path: Path) -> PredictionError:
     from iris_wm.run_folder import RunFolder
     from iris_wm.scores.files import load_json
 
-    evaluations = RunFolder(path).eval_dir.glob("*.json") if path.is_dir() else [path]
-    files = sorted(evaluations, key=lambda file: file.stat().st_mtime)
+    files = RunFolder(path).evaluations() if path.is_dir() else [path]
     for file in reversed(files):
         data = load_json(file)
         details = data.get("details") if isinstance(data, dict) else None

@@ -127,8 +127,8 @@ def _runs_of_file(path: Path, budget: int) -> list[Run]:
 
 
 def _newest_eval(run: RunFolder) -> Path | None:
-    evals = sorted(run.eval_dir.glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return evals[-1] if evals else None
+    evaluations = run.evaluations()
+    return evaluations[-1] if evaluations else None
 
 
 def _run_files(path: Path) -> list[Path]:
